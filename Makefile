@@ -1,0 +1,207 @@
+# The C Concurrency Workbook: one Makefile drives everything.  `make help`
+# lists the targets.  Output goes to build/ (build/san-thread/ and
+# build/san-address/ for the sanitizer builds), never into the sources.
+#
+# How the sources become programs, for each chapter C:
+#   chapters/C/*.c with a main()      demo programs
+#   chapters/C/*.c without one        the chapter's library
+#   solutions/C/*.c                   library files that are also exercises
+#   tests/progs/C/*.c                 test drivers (each has a main)
+# Every program links the chapter's library, one version of each exercise
+# file and common/libcommon.a.  Which version is what a "variant" decides:
+#   sol/         every exercise file from solutions/ (the reference build)
+#   ex/ID/       exercise ID from exercises/, the rest from solutions/
+#   skel/ID/     exercise ID from its skeleton generated out of solutions/
+# so each exercise is checked on its own, against working neighbours.
+
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+SAN ?=
+BUILD := build$(if $(SAN),/san-$(SAN))
+V ?= 0
+Q := $(if $(filter 1,$(V)),,@)
+
+ifeq ($(SAN),)
+SAN_FLAGS :=
+else ifeq ($(SAN),thread)
+SAN_FLAGS := -fsanitize=thread
+else ifeq ($(SAN),address)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	     -fno-omit-frame-pointer
+else
+$(error SAN must be empty, thread or address, not '$(SAN)')
+endif
+
+PKGS := libcurl sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	    -Wmissing-prototypes -Wformat=2 -Wpointer-arith -Wvla -Wundef
+WB_CFLAGS = -std=c11 -D_DEFAULT_SOURCE $(WARNINGS) -pthread $(SAN_FLAGS) \
+	    -Icommon $(PKG_CFLAGS) $(CFLAGS)
+WB_LDLIBS = $(PKG_LIBS) -pthread -lm
+
+# ---------------------------------------------------------------- discovery
+
+CHAPTERS := $(sort $(notdir $(wildcard chapters/[0-9][0-9]-*)))
+MANIFESTS := $(wildcard $(CHAPTERS:%=chapters/%/CHAPTER))
+# Files that define main(), whether "int main(" or "int\nmain(".
+LPAREN := (
+mains_in = $(if $(1),$(shell grep -lE '^(int[[:space:]]+)?main[[:space:]]*[$(LPAREN)]' $(1)))
+# One word per exercise, "ID:CHAPTER:FILE", read from the chapter manifests.
+EX_TABLE := $(shell awk -F'\t' '$$1 == "exercise" { split(FILENAME, p, "/"); \
+	print $$2 ":" p[2] ":" $$3 }' $(MANIFESTS) /dev/null)
+EXERCISES := $(foreach e,$(EX_TABLE),$(word 1,$(subst :, ,$(e))))
+ex_field = $(word $(2),$(subst :, ,$(filter $(1):%,$(EX_TABLE))))
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_LIB := $(BUILD)/lib/libcommon.a
+FIXTURE_SRC := $(call mains_in,$(wildcard tests/fixtures/*.c))
+FIXTURES := $(FIXTURE_SRC:tests/fixtures/%.c=$(BUILD)/fixtures/%)
+COMMON_TEST_SRC := $(wildcard tests/progs/common/*.c)
+COMMON_TESTS := $(COMMON_TEST_SRC:tests/progs/common/%.c=$(BUILD)/sol/common/%)
+WORKBOOK := $(BUILD)/workbook
+
+# ---------------------------------------------------------------- rules
+
+# $(call compile,OBJECT,SOURCE,EXTRA_CFLAGS)
+define compile
+$(1): $(2) $(MAKEFILE_LIST)
+	@mkdir -p $$(@D)
+	$$(if $$(Q),@echo "  CC      $$@")
+	$(Q)$$(CC) $$(WB_CFLAGS) $(3) -MMD -MP -c $$< -o $$@
+DEPFILES += $(1:.o=.d)
+endef
+
+# $(call link,PROGRAM,OBJECTS)
+define link
+$(1): $(2) $(COMMON_LIB)
+	@mkdir -p $$(@D)
+	$$(if $$(Q),@echo "  LINK    $$@")
+	$(Q)$$(CC) $$(WB_CFLAGS) -o $$@ $(2) $(COMMON_LIB) $$(WB_LDLIBS)
+endef
+
+# $(call variant,DIR,CHAPTER,SWAPPED_FILE,ITS_SOURCE): build every program of
+# CHAPTER into DIR/CHAPTER/, taking SWAPPED_FILE from ITS_SOURCE.
+define variant
+$(eval v_dir := $(1)/$(2))
+$(eval v_inc := -Ichapters/$(2))
+$(eval v_all := $(wildcard chapters/$(2)/*.c))
+$(eval v_progsrc := $(call mains_in,$(v_all)) $(wildcard tests/progs/$(2)/*.c))
+$(eval v_libsrc := $(filter-out $(v_progsrc),$(v_all)))
+$(eval v_exfiles := $(notdir $(wildcard solutions/$(2)/*.c)))
+$(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_dir)/obj/lib/%.o) \
+	$(v_exfiles:%.c=$(v_dir)/obj/ex/%.o))
+$(foreach s,$(v_libsrc),$(eval $(call compile,$(v_dir)/obj/lib/$(notdir $(s:.c=.o)),$(s),$(v_inc))))
+$(foreach f,$(v_exfiles),$(eval $(call compile,$(v_dir)/obj/ex/$(f:.c=.o),$(if $(filter $(f),$(3)),$(4),solutions/$(2)/$(f)),$(v_inc))))
+$(foreach s,$(v_progsrc),$(eval $(call compile,$(v_dir)/obj/prog/$(notdir $(s:.c=.o)),$(s),$(v_inc))))
+$(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_dir)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
+$(eval VARIANT_PROGS_$(1) += $(foreach s,$(v_progsrc),$(v_dir)/$(notdir $(s:.c=))))
+endef
+
+# common/ and its tests, the fixtures, the workbook program.
+$(foreach s,$(COMMON_SRC),$(eval $(call compile,$(BUILD)/obj/common/$(notdir $(s:.c=.o)),$(s))))
+$(COMMON_LIB): $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
+	@mkdir -p $(@D)
+	$(if $(Q),@echo "  AR      $@")
+	$(Q)$(AR) rcs $@ $^
+$(foreach s,$(COMMON_TEST_SRC) $(FIXTURE_SRC),$(eval $(call compile,$(BUILD)/obj/$(s:.c=.o),$(s))))
+$(foreach s,$(COMMON_TEST_SRC),$(eval $(call link,$(BUILD)/sol/common/$(notdir $(s:.c=)),$(BUILD)/obj/$(s:.c=.o))))
+$(foreach s,$(FIXTURE_SRC),$(eval $(call link,$(BUILD)/fixtures/$(notdir $(s:.c=)),$(BUILD)/obj/$(s:.c=.o))))
+$(eval $(call compile,$(BUILD)/obj/workbook.o,chapters/workbook/workbook.c,-DWB_ROOT='"$(CURDIR)"' -DWB_BUILD='"$(BUILD)"'))
+$(eval $(call link,$(WORKBOOK),$(BUILD)/obj/workbook.o))
+
+# The reference build, then one learner build and one skeleton build per
+# exercise.
+$(foreach c,$(CHAPTERS),$(eval $(call variant,$(BUILD)/sol,$(c))))
+$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/ex/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),exercises/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
+$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/skel/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),build/skel-src/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
+
+SOL_PROGS := $(VARIANT_PROGS_$(BUILD)/sol) $(COMMON_TESTS)
+EX_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/ex/$(e)))
+SKEL_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/skel/$(e)))
+
+# Skeletons are generated from the solutions: one source of truth.
+SOLUTION_FILES := $(wildcard solutions/*/*.c solutions/*/*.h)
+SKEL_SRC := $(SOLUTION_FILES:solutions/%=build/skel-src/%)
+build/skel-src/%: solutions/% tests/helpers/mkskel.awk
+	@mkdir -p $(@D)
+	$(Q)awk -f tests/helpers/mkskel.awk $< > $@
+
+-include $(DEPFILES)
+
+# ---------------------------------------------------------------- targets
+
+.PHONY: all programs exercises skeletons deps run test test-san check bench \
+	skels skels-src sync-check serve compdb format clean help
+
+all: programs exercises  ## build every program, the exercises included
+
+programs: $(COMMON_LIB) $(SOL_PROGS) $(FIXTURES) $(WORKBOOK)
+
+exercises: $(EX_PROGS)  ## build the learner's exercises (build/ex/ID/)
+
+skeletons: $(SKEL_SRC) $(SKEL_PROGS)  ## build the skeletons made from solutions/
+
+deps:  ## find missing tools and libraries; install them when allowed
+	@tests/helpers/deps.sh
+
+run: deps  ## the quick start: install what is missing, build, open the menu
+	@$(MAKE) --no-print-directory all
+	@$(WORKBOOK)
+
+test: deps  ## every check: solutions, skeletons, sync, sanitizer builds
+	@tests/run test
+
+test-san: deps  ## the suite under ThreadSanitizer and ASan+UBSan only
+	@tests/run san
+
+check: deps  ## your progress: run the checks on exercises/ (EX=ID for one)
+	@tests/run check $(EX)
+
+bench: programs  ## measured tables (medians of several runs)
+	@tests/run bench
+
+skels-src: $(SKEL_SRC)
+
+skels: $(SKEL_SRC)  ## regenerate exercises/ from solutions/ (overwrites them)
+	@for f in $(SOLUTION_FILES); do \
+		d=exercises/$${f#solutions/}; mkdir -p $$(dirname $$d); \
+		cp build/skel-src/$${f#solutions/} $$d; done
+	@echo "exercises/ regenerated from solutions/"
+
+sync-check: $(SKEL_SRC)  ## are exercises/ exactly the generated skeletons?
+	@tests/run sync
+
+serve: programs  ## start the loopback HTTP server (PORT=0 picks a free port)
+	$(BUILD)/fixtures/httpd --port $(or $(PORT),0)
+
+compdb:  ## write compile_commands.json for editors (needs bear)
+	@command -v bear >/dev/null || { echo "compdb: install bear first"; exit 1; }
+	bear --output compile_commands.json -- $(MAKE) -B all
+
+format:  ## clang-format every C file in place
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:  ## remove build/
+	rm -rf build
+
+help:  ## list the targets
+	@echo "The C Concurrency Workbook. Targets:"
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' \
+		$(firstword $(MAKEFILE_LIST))
+	@echo "Variables: SAN=thread|address (sanitizer build), EX=ID (make check),"
+	@echo "           PORT=N (make serve), V=1 (show commands), CC, CFLAGS."
+
+# One target per exercise, so one broken exercise never stops the others:
+# `make ex-00-mutex` builds the learner's version, `make skel-00-mutex` the
+# skeleton's.
+$(foreach e,$(EXERCISES),$(eval .PHONY: ex-$(e) skel-$(e)))
+$(foreach e,$(EXERCISES),$(eval ex-$(e): $(VARIANT_PROGS_$(BUILD)/ex/$(e))))
+$(foreach e,$(EXERCISES),$(eval skel-$(e): $(VARIANT_PROGS_$(BUILD)/skel/$(e))))

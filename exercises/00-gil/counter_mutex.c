@@ -1,0 +1,58 @@
+/*
+ * counter_mutex.c - exercise 00-mutex: a counter protected by a mutex.
+ *
+ * `value++` compiles to three steps: load the value, add one, store it.  Two
+ * threads that interleave those steps both store the same result and one
+ * increment is lost.  Your job: make the three steps happen as one, by
+ * holding c->lock around them.  Lesson: chapters/00-gil/README.md, section
+ * "A mutex makes the three steps one".
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "counter.h"
+
+struct mutex_counter {
+	pthread_mutex_t lock;	/* guards value */
+	long value;
+};
+
+struct mutex_counter *mutex_counter_new(void)
+{
+	struct mutex_counter *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void mutex_counter_add(struct mutex_counter *c, long n)
+{
+	/* TODO(00-mutex): hold c->lock while you read, add and write back. */
+	c->value += n;
+}
+
+long mutex_counter_get(struct mutex_counter *c)
+{
+	long v;
+
+	/*
+	 * TODO(00-mutex): a reader needs the lock too, or it may see a value
+	 * that another thread is halfway through changing.
+	 */
+	v = c->value;
+	return v;
+}
+
+void mutex_counter_free(struct mutex_counter *c)
+{
+	if (!c)
+		return;
+	PT_CHECK(pthread_mutex_destroy(&c->lock));
+	free(c);
+}

@@ -1,0 +1,160 @@
+/*
+ * gil.c - exercise 00-gil: the simulated GIL's hand-over.
+ *
+ * The state is small: whether the GIL is held, how many times it has
+ * changed hands, how many threads wait for it, and a "please drop it" flag.
+ * Everything but the flag is guarded by g->lock; the flag is an atomic
+ * because the holder polls it between pieces of work without the lock.
+ * Lesson: chapters/00-gil/README.md, section "Building a GIL".
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "check.h"
+#include "clock.h"
+#include "gil.h"
+
+struct gil {
+	pthread_mutex_t lock;
+	pthread_cond_t released;	/* the GIL became free */
+	pthread_cond_t taken;		/* a thread took the GIL */
+	bool held;
+	int waiters;
+	unsigned long acquisitions;
+	atomic_bool drop_request;
+	int64_t interval_ns;
+};
+
+struct gil *gil_new(long switch_interval_ms)
+{
+	struct gil *g = calloc(1, sizeof(*g));
+	int err;
+
+	if (!g)
+		return NULL;
+	g->interval_ns = switch_interval_ms * CLK_NS_PER_MS;
+	atomic_init(&g->drop_request, false);
+	err = pthread_mutex_init(&g->lock, NULL);
+	if (err)
+		goto out_free;
+	err = clk_cond_init(&g->released);
+	if (err)
+		goto out_destroy_lock;
+	err = clk_cond_init(&g->taken);
+	if (err)
+		goto out_destroy_released;
+	return g;
+
+out_destroy_released:
+	pthread_cond_destroy(&g->released);
+out_destroy_lock:
+	pthread_mutex_destroy(&g->lock);
+out_free:
+	free(g);
+	errno = err;
+	return NULL;
+}
+
+void gil_free(struct gil *g)
+{
+	if (!g)
+		return;
+	PT_CHECK(pthread_cond_destroy(&g->taken));
+	PT_CHECK(pthread_cond_destroy(&g->released));
+	PT_CHECK(pthread_mutex_destroy(&g->lock));
+	free(g);
+}
+
+void gil_acquire(struct gil *g)
+{
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	/*
+	 * TODO(00-gil): while the GIL is held, wait on g->released, but never
+	 * longer than one switch interval at a time.  When a wait times out
+	 * and nobody has taken the GIL since the wait began, set
+	 * g->drop_request so the holder hands over.  Then take the GIL: mark
+	 * it held, count the acquisition, clear the request and broadcast
+	 * g->taken (a yielding thread waits for that).
+	 */
+	/* >>> solution */
+	g->waiters++;
+	while (g->held) {
+		unsigned long seen = g->acquisitions;
+		struct timespec until = clk_timespec(clk_now_ns() + g->interval_ns);
+		int err = pthread_cond_timedwait(&g->released, &g->lock, &until);
+
+		if (err == ETIMEDOUT && g->held && g->acquisitions == seen)
+			atomic_store(&g->drop_request, true);
+		else if (err && err != ETIMEDOUT)
+			pt_fail(err, "pthread_cond_timedwait", __FILE__, __LINE__);
+	}
+	g->waiters--;
+	g->held = true;
+	g->acquisitions++;
+	atomic_store(&g->drop_request, false);
+	PT_CHECK(pthread_cond_broadcast(&g->taken));
+	/* <<< solution */
+	/* >>> skeleton
+	g->acquisitions++;
+	<<< skeleton */
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+}
+
+void gil_release(struct gil *g)
+{
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	/* TODO(00-gil): mark the GIL free and wake one waiter. */
+	/* >>> solution */
+	g->held = false;
+	PT_CHECK(pthread_cond_signal(&g->released));
+	/* <<< solution */
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+}
+
+bool gil_drop_requested(struct gil *g)
+{
+	/* TODO(00-gil): report the request flag a waiter sets. */
+	/* >>> solution */
+	return atomic_load_explicit(&g->drop_request, memory_order_relaxed);
+	/* <<< solution */
+	/* >>> skeleton
+	(void)g;
+	return false;
+	<<< skeleton */
+}
+
+void gil_yield(struct gil *g)
+{
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	/*
+	 * TODO(00-gil): release the GIL, then wait on g->taken until another
+	 * thread has taken it (its acquisition count moves), so that this
+	 * thread cannot grab it straight back - CPython calls this "forced
+	 * switching".  Only wait while someone is waiting.  Then acquire again.
+	 */
+	/* >>> solution */
+	unsigned long mine = g->acquisitions;
+
+	g->held = false;
+	PT_CHECK(pthread_cond_signal(&g->released));
+	while (g->waiters > 0 && g->acquisitions == mine)
+		PT_CHECK(pthread_cond_wait(&g->taken, &g->lock));
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+	gil_acquire(g);
+	/* <<< solution */
+	/* >>> skeleton
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+	<<< skeleton */
+}
+
+unsigned long gil_acquisitions(struct gil *g)
+{
+	unsigned long n;
+
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	n = g->acquisitions;
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+	return n;
+}

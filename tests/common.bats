@@ -1,0 +1,98 @@
+#!/usr/bin/env bats
+# common/: the clock, strict argument parsing, the log and the timeline.
+
+CHAPTER=common
+load helpers/common
+
+@test "clock: a 100 ms sleep lasts at least 100 ms, and not much more" {
+	run_prog 10 clock_check
+	assert_clean_exit
+	assert_between "$(value sleep)" 0.100 "$(slack 0.150)" "sleep 100 ms"
+	assert_between "$(value until)" 0.150 "$(slack 0.200)" "sleep until a 150 ms deadline"
+	[ "$(value passed)" = 1 ] || flunk "the deadline had not passed after sleeping to it"
+}
+
+@test "clock: a condition wait on a monotonic deadline times out on time" {
+	run_prog 10 clock_check
+	assert_clean_exit
+	[ "$(value timedout)" = 1 ] || flunk "pthread_cond_timedwait did not report ETIMEDOUT"
+	assert_between "$(value timedwait)" 0.120 "$(slack 0.170)" "a 120 ms timed wait"
+}
+
+@test "args: good values are read exactly, extremes of long included" {
+	run_prog 5 args_check --count 10 --big -9223372036854775808 --color green --flag
+	assert_clean_exit
+	[ "$output" = "count=10 big=-9223372036854775808 color=green flag=1" ] ||
+		flunk "read: $output"
+}
+
+@test "args: every kind of bad input is one stderr line and exit status 2" {
+	local bad
+	for bad in "--count 0" "--count 11" "--count abc" "--count 5x" "--count ''" \
+		"--count ' 5'" "--big 9223372036854775808" "--big 99999999999999999999" \
+		"--color blue" "--nope" "--count" "-x" "stray" "--flag=1"; do
+		eval "run_prog 5 args_check $bad"
+		assert_usage_error args_check || flunk "for: args_check $bad"
+	done
+}
+
+@test "args: the error names the option and the problem" {
+	run_prog 5 args_check --count 0
+	[[ $stderr == *"--count: 0 is out of range (1 to 10)"* ]] || flunk "got: $stderr"
+	run_prog 5 args_check --count abc
+	[[ $stderr == *"--count: 'abc' is not a whole number"* ]] || flunk "got: $stderr"
+	run_prog 5 args_check --nope
+	[[ $stderr == *"unknown option '--nope'"* ]] || flunk "got: $stderr"
+}
+
+@test "log: lines from threads and a forked process are never torn or lost" {
+	run_prog 30 log_check --threads 8 --lines 2000
+	assert_clean_exit
+	# 8 threads + 1 process x 2000 lines, plus one line written as a task.
+	[ "${#lines[@]}" -eq 18001 ] || flunk "expected 18001 lines, got ${#lines[@]}"
+	local bad
+	bad=$(printf '%s\n' "$output" |
+		grep -cvE '^\[\+[0-9]+\.[0-9]{3}s\] (Thread-[1-8]|Process-[0-9]+|Task-7): (line [0-9]+ of 2000|written under an explicit name)$' || true)
+	[ "$bad" -eq 0 ] || flunk "$bad malformed lines"
+	local w
+	for w in Thread-1 Thread-8 Process-; do
+		[ "$(printf '%s\n' "$output" | grep -c "] $w")" -eq 2000 ] ||
+			flunk "$w did not write exactly 2000 lines"
+	done
+}
+
+@test "log: each writer's lines appear in the order it wrote them" {
+	run_prog 30 log_check --threads 4 --lines 500
+	assert_clean_exit
+	local w
+	for w in Thread-1 Thread-2 Thread-3 Thread-4; do
+		printf '%s\n' "$output" | grep "] $w:" |
+			awk '{ n = $4 + 0; if (n != NR - 1) exit 1 }' ||
+			flunk "$w's lines are out of order"
+	done
+}
+
+@test "timeline: spans from threads and forked processes all arrive" {
+	run_prog 30 timeline_check --stress
+	assert_clean_exit
+	[ "$(value recorded)" = "$(value expected)" ] || flunk "$output"
+}
+
+@test "timeline: the chart puts each span in its place and the dump is exact" {
+	run_prog 10 timeline_check --fixed
+	assert_clean_exit
+	[ "${lines[0]}" = "Worker-10 |                    [3.................]|" ] || flunk "${lines[0]}"
+	[ "${lines[1]}" = "Worker-A  |[1=================]                    |" ] || flunk "${lines[1]}"
+	[ "${lines[2]}" = "Worker-B  |          [2=================]          |" ] || flunk "${lines[2]}"
+	[[ ${lines[3]} == *"0s"*"0.20s" ]] || flunk "axis: ${lines[3]}"
+	[ "$(spans | wc -l)" -eq 3 ] || flunk "expected 3 spans"
+	[ "$(max_overlap)" -eq 2 ] || flunk "the dump's spans should overlap 2 at most"
+	[ "$(value max_overlap)" -eq 2 ] || flunk "timeline_max_overlap disagrees"
+}
+
+@test "timeline: spans that only touch end to end do not overlap" {
+	run_prog 10 timeline_check --fixed
+	# Worker-A ends exactly when Worker-10 starts; only A and B overlap.
+	[ "$(value max_overlap_eq)" -eq 2 ] || flunk "$output"
+	[ "$(max_overlap .)" -eq 1 ] || flunk "a single '.' span overlaps itself?"
+}

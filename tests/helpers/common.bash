@@ -1,0 +1,124 @@
+# shellcheck shell=bash disable=SC2154  # bats' run sets status, output, stderr
+# common.bash - loaded by every .bats file: where the programs are, how to run
+# them under a timeout, and the assertions the checks share.
+#
+# A .bats file sets CHAPTER (its chapters/ directory name) and then loads
+# this.  The runner (tests/run) chooses what is tested through WB_BUILD (the
+# build directory, e.g. build or build/san-thread) and WB_VARIANT (sol,
+# ex/ID or skel/ID; see the Makefile).
+
+# run --separate-stderr needs bats 1.5; test_tags and timeouts need 1.7.
+bats_require_minimum_version 1.5.0
+
+WB_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+: "${WB_BUILD:=$WB_ROOT/build}"
+: "${WB_VARIANT:=sol}"
+WB_BIN=$WB_BUILD/$WB_VARIANT
+WB_FIXTURES=$WB_BUILD/fixtures
+case $WB_BUILD in
+*san-thread*) WB_SAN=thread ;;
+*san-address*) WB_SAN=address ;;
+*) WB_SAN= ;;
+esac
+export WB_ROOT WB_BUILD WB_BIN WB_FIXTURES WB_SAN
+
+# The path of program $1 of this file's chapter in the variant under test.
+prog() {
+	echo "$WB_BIN/${CHAPTER:?the .bats file must set CHAPTER}/$1"
+}
+
+# run_prog SECONDS NAME [ARGS...]: run a chapter program under a timeout,
+# stdout in $output/$lines, stderr in $stderr/$stderr_lines, exit in $status.
+# A program that overruns is killed and its status is 124 (137 if it ignored
+# SIGTERM), so a hang fails the test instead of hanging the suite.
+run_prog() {
+	local secs=$1 name=$2
+	shift 2
+	run --separate-stderr timeout -k 5 "$secs" "$(prog "$name")" "$@"
+}
+
+# Fail the current test with a message (bats prints it under the test).
+flunk() {
+	printf '%s\n' "$@" >&2
+	return 1
+}
+
+assert_status() {
+	[ "$status" -eq "$1" ] && return 0
+	flunk "expected exit status $1, got $status" \
+		"stdout: ${output:0:2000}" "stderr: ${stderr:-}"
+}
+
+# The program ran to completion and printed nothing on stderr.  Sanitizer
+# reports go to stderr, so this is also the "clean under sanitizers" check.
+assert_clean_exit() {
+	assert_status 0 || return 1
+	[ -z "${stderr:-}" ] || flunk "unexpected stderr:" "$stderr"
+}
+
+# A usage mistake: status 2 and exactly one line on stderr naming the program.
+assert_usage_error() {
+	local name=$1
+	assert_status 2 || return 1
+	[ "${#stderr_lines[@]}" -eq 1 ] ||
+		flunk "expected one line on stderr, got ${#stderr_lines[@]}:" "$stderr"
+	[[ ${stderr_lines[0]} == "$name: "* ]] ||
+		flunk "stderr should start with '$name: ': ${stderr_lines[0]}"
+}
+
+# assert_between VALUE LOW HIGH WHAT: LOW <= VALUE <= HIGH, as real numbers.
+assert_between() {
+	awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v >= lo && v <= hi) }' &&
+		return 0
+	flunk "$4: $1 is outside [$2, $3]"
+}
+
+# assert_at_least VALUE LOW WHAT
+assert_at_least() {
+	awk -v v="$1" -v lo="$2" 'BEGIN { exit !(v >= lo) }' && return 0
+	flunk "$3: $1 is less than $2"
+}
+
+# Sleep-bound timings get more slack under the sanitizers, whose runtime
+# slows every call; the lower bounds never move (a sleep cannot end early).
+slack() {
+	if [ -n "$WB_SAN" ]; then
+		awk -v s="$1" 'BEGIN { print s * 3 }'
+	else
+		echo "$1"
+	fi
+}
+
+# The value after "key=" in the program's output, e.g. value elapsed.
+value() {
+	printf '%s\n' "$output" | sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" | head -n 1
+}
+
+# The spans of a --trace dump ("span WORKER JOB MARK START END") in $output.
+spans() {
+	printf '%s\n' "$output" | grep '^span '
+}
+
+# max_overlap [MARK]: the most spans (with that mark, if given) open at once.
+max_overlap() {
+	spans | awk -v m="${1:-}" '
+		m == "" || $4 == m { print $5, 1; print $6, -1 }' |
+		sort -k1,1g -k2,2n |
+		awk '{ open += $2; if (open > best) best = open } END { print best + 0 }'
+}
+
+# worker_count [MARK]: how many distinct workers recorded spans.
+worker_count() {
+	spans | awk -v m="${1:-}" 'm == "" || $4 == m { print $2 }' | sort -u | wc -l
+}
+
+# Skip a test that only means something in one kind of build.
+skip_unless_san() {
+	[ "$WB_SAN" = "$1" ] || skip "only meaningful under SAN=$1"
+}
+skip_under_san() {
+	[ -z "$WB_SAN" ] || skip "not meaningful under SAN=$WB_SAN"
+}
+skip_under_tsan() {
+	[ "$WB_SAN" != thread ] || skip "deliberately racy: ThreadSanitizer would stop it"
+}

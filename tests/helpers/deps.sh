@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# deps.sh - find what the workbook needs and, where allowed, install it.
+#
+# Needs: a C11 compiler, make, pkg-config, libcurl and sqlite3 development
+# files, bats-core, and curl (the command-line client the server tests use).
+# On Debian or Ubuntu, as root or with sudo, missing pieces are installed with
+# apt-get; elsewhere the exact commands are printed and the build stops.
+set -u
+
+missing=()      # Debian package names
+have() { command -v "$1" >/dev/null 2>&1; }
+
+have cc || have gcc || have clang || missing+=(gcc)
+have make || missing+=(make)
+have pkg-config || missing+=(pkg-config)
+have bats || missing+=(bats)
+have curl || missing+=(curl)
+have awk || missing+=(gawk)
+have timeout || missing+=(coreutils)
+if have pkg-config; then
+	pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
+	pkg-config --exists sqlite3 || missing+=(libsqlite3-dev)
+else
+	missing+=(libcurl4-openssl-dev libsqlite3-dev)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: missing: ${missing[*]}"
+if have apt-get; then
+	sudo=""
+	if [ "$(id -u)" -ne 0 ]; then
+		if have sudo && sudo -n true 2>/dev/null; then
+			sudo="sudo"
+		else
+			echo "deps: run as root (or with sudo):"
+			echo "  apt-get update && apt-get install -y ${missing[*]}"
+			exit 1
+		fi
+	fi
+	echo "deps: installing with apt-get"
+	if $sudo apt-get update -q &&
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"; then
+		exit 0
+	fi
+	echo "deps: apt-get failed"
+	exit 1
+fi
+
+cat <<TXT
+deps: this system has no apt-get; install the equivalent of the list above:
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl libcurl4-openssl-dev libsqlite3-dev
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl libcurl-devel sqlite-devel
+  macOS:         brew install pkg-config bats-core curl sqlite
+then run make again.
+TXT
+exit 1

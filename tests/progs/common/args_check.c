@@ -1,0 +1,44 @@
+/*
+ * args_check - drives common/args.c from the tests: parses --count (1..10),
+ * --big (any long) and --color (red|green), then prints what it read.
+ */
+#include <limits.h>
+#include <stdio.h>
+
+#include "args.h"
+#include "check.h"
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "count", required_argument, NULL, 'c' },
+		{ "big", required_argument, NULL, 'b' },
+		{ "color", required_argument, NULL, 'o' },
+		{ "flag", no_argument, NULL, 'f' },
+		{ 0 },
+	};
+	static const char *const colors[] = { "red", "green", NULL };
+	long count = 1, big = 0;
+	int color = 0, flag = 0, c;
+
+	wb_init(argv[0]);
+	while ((c = arg_next(argc, argv, opts)) != -1) {
+		switch (c) {
+		case 'c':
+			count = arg_long("--count", optarg, 1, 10);
+			break;
+		case 'b':
+			big = arg_long("--big", optarg, LONG_MIN, LONG_MAX);
+			break;
+		case 'o':
+			color = arg_choice("--color", optarg, colors);
+			break;
+		case 'f':
+			flag = 1;
+			break;
+		}
+	}
+	arg_no_operands(argc, argv);
+	printf("count=%ld big=%ld color=%s flag=%d\n", count, big, colors[color], flag);
+	return 0;
+}
