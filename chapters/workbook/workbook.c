@@ -449,7 +449,7 @@ int main(int argc, char **argv)
 	if (!cmd) {
 		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
 			return menu();
-		printf("The C Concurrency Workbook: %d chapters\n\n", nchapters);
+		printf("The C Concurrency Workbook (%d chapter%s)\n\n", nchapters, nchapters == 1 ? "" : "s");
 		cmd_list();
 		printf("\n");
 		usage(stdout);
