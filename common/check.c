@@ -24,6 +24,7 @@ const char *wb_progname(void)
 	return progname;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void vreport(int err, const char *fmt, va_list ap)
 {
 	char msg[512];
