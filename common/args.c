@@ -31,8 +31,15 @@ int arg_next(int argc, char **argv, const struct option *longopts)
 	if (c == '?') {
 		const char *bad = argv[optind - 1];
 
+		const char *eq = strchr(bad, '=');
+
 		if (optopt && strncmp(bad, "--", 2) != 0)
 			usage_error("unknown option '-%c'", optopt);
+		/* "--flag=x" for an option that takes no value. */
+		for (const struct option *o = longopts; eq && o->name; o++)
+			if (strlen(o->name) == (size_t)(eq - bad - 2) &&
+			    strncmp(o->name, bad + 2, (size_t)(eq - bad - 2)) == 0)
+				usage_error("option '--%s' takes no value", o->name);
 		usage_error("unknown option '%s'", bad);
 	}
 	if (c == ':')

@@ -45,6 +45,19 @@ load helpers/common
 	[[ $stderr == *"unknown option '--nope'"* ]] || flunk "got: $stderr"
 }
 
+@test "args: a value given to an option that takes none is named as such" {
+	run_prog 5 args_check --flag=1
+	assert_usage_error args_check
+	[[ $stderr == *"option '--flag' takes no value"* ]] || flunk "got: $stderr"
+}
+
+@test "check: die_errno names the program, what failed and why, and exits 1" {
+	run_prog 5 args_check --fail
+	assert_status 1
+	[ "$stderr" = "args_check: opening nowhere.txt: No such file or directory" ] ||
+		flunk "got: $stderr"
+}
+
 @test "log: lines from threads and a forked process are never torn or lost" {
 	run_prog 30 log_check --threads 8 --lines 2000
 	assert_clean_exit

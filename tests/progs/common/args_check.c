@@ -1,7 +1,9 @@
 /*
  * args_check - drives common/args.c from the tests: parses --count (1..10),
- * --big (any long) and --color (red|green), then prints what it read.
+ * --big (any long) and --color (red|green), then prints what it read;
+ * --fail shows how die_errno() reports a failed call.
  */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 
@@ -15,6 +17,7 @@ int main(int argc, char **argv)
 		{ "big", required_argument, NULL, 'b' },
 		{ "color", required_argument, NULL, 'o' },
 		{ "flag", no_argument, NULL, 'f' },
+		{ "fail", no_argument, NULL, 'F' },
 		{ 0 },
 	};
 	static const char *const colors[] = { "red", "green", NULL };
@@ -36,6 +39,8 @@ int main(int argc, char **argv)
 		case 'f':
 			flag = 1;
 			break;
+		case 'F':
+			die_errno(ENOENT, "opening %s", "nowhere.txt");
 		}
 	}
 	arg_no_operands(argc, argv);
