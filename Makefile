@@ -110,7 +110,7 @@ $(foreach s,$(COMMON_SRC),$(eval $(call compile,$(BUILD)/obj/common/$(notdir $(s
 $(COMMON_LIB): $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
 	@mkdir -p $(@D)
 	$(if $(Q),@echo "  AR      $@")
-	$(Q)$(AR) rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(foreach s,$(COMMON_TEST_SRC) $(FIXTURE_SRC),$(eval $(call compile,$(BUILD)/obj/$(s:.c=.o),$(s))))
 $(foreach s,$(COMMON_TEST_SRC),$(eval $(call link,$(BUILD)/sol/common/$(notdir $(s:.c=)),$(BUILD)/obj/$(s:.c=.o))))
 $(foreach s,$(FIXTURE_SRC),$(eval $(call link,$(BUILD)/fixtures/$(notdir $(s:.c=)),$(BUILD)/obj/$(s:.c=.o))))
@@ -128,7 +128,7 @@ EX_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/ex/$(e)))
 SKEL_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/skel/$(e)))
 
 # Skeletons are generated from the solutions: one source of truth.
-SOLUTION_FILES := $(wildcard solutions/*/*.c solutions/*/*.h)
+SOLUTION_FILES := $(wildcard solutions/*/*.c)
 SKEL_SRC := $(SOLUTION_FILES:solutions/%=build/skel-src/%)
 build/skel-src/%: solutions/% tests/helpers/mkskel.awk
 	@mkdir -p $(@D)
@@ -153,7 +153,9 @@ deps:  ## find missing tools and libraries; install them when allowed
 	@tests/helpers/deps.sh
 
 run: deps  ## the quick start: install what is missing, build, open the menu
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory programs
+	@$(MAKE) --no-print-directory -k exercises || \
+		echo "(some exercises do not compile yet: make check shows which)"
 	@$(WORKBOOK)
 
 test: deps  ## every check: solutions, skeletons, sync, sanitizer builds

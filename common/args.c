@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,26 +23,49 @@ void usage_error(const char *fmt, ...)
 	exit(2);
 }
 
+/* The length of a "--name" or "--name=value" word's name. */
+static size_t name_len(const char *word)
+{
+	const char *eq = strchr(word, '=');
+
+	return eq ? (size_t)(eq - word - 2) : strlen(word + 2);
+}
+
+/* Explain why getopt_long() rejected @word, in one line, and exit 2. */
+static noreturn void reject(const char *word, const struct option *longopts)
+{
+	bool is_long = strncmp(word, "--", 2) == 0;
+	size_t n = is_long ? name_len(word) : 0;
+	int matches = 0;
+
+	if (optopt) {
+		/*
+		 * optopt holds the val of a long option that was given a value
+		 * it does not take - or an unknown short option's letter.
+		 */
+		for (const struct option *o = longopts; is_long && o->name; o++)
+			if (o->val == optopt && o->has_arg == no_argument &&
+			    n <= strlen(o->name) && strncmp(o->name, word + 2, n) == 0)
+				usage_error("option '--%s' takes no value", o->name);
+		usage_error("unknown option '-%c'", optopt);
+	}
+	for (const struct option *o = longopts; is_long && o->name; o++)
+		if (strncmp(o->name, word + 2, n) == 0)
+			matches++;
+	if (matches > 1)
+		usage_error("option '%.*s' is ambiguous (it starts more than one option)",
+			    (int)n + 2, word);
+	usage_error("unknown option '%s'", word);
+}
+
 int arg_next(int argc, char **argv, const struct option *longopts)
 {
 	int c;
 
 	opterr = 0;	/* we print our own, single-line messages */
 	c = getopt_long(argc, argv, ":", longopts, NULL);
-	if (c == '?') {
-		const char *bad = argv[optind - 1];
-
-		const char *eq = strchr(bad, '=');
-
-		if (optopt && strncmp(bad, "--", 2) != 0)
-			usage_error("unknown option '-%c'", optopt);
-		/* "--flag=x" for an option that takes no value. */
-		for (const struct option *o = longopts; eq && o->name; o++)
-			if (strlen(o->name) == (size_t)(eq - bad - 2) &&
-			    strncmp(o->name, bad + 2, (size_t)(eq - bad - 2)) == 0)
-				usage_error("option '--%s' takes no value", o->name);
-		usage_error("unknown option '%s'", bad);
-	}
+	if (c == '?')
+		reject(argv[optind - 1], longopts);
 	if (c == ':')
 		usage_error("%s needs a value", argv[optind - 1]);
 	return c;

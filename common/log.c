@@ -49,11 +49,13 @@ static void vlog(const char *who, const char *fmt, va_list ap)
 		len--;
 	line[len++] = '\n';
 	/*
-	 * Holding the stream lock across the write and the flush keeps the
-	 * line whole among threads; flushing at once hands it to the kernel
-	 * in one write(), which keeps it whole among processes too.
+	 * Holding the stream lock keeps the line whole among threads.  Among
+	 * processes sharing a pipe, the line must reach the kernel in one
+	 * write(): so first flush whatever the program printed before (or the
+	 * line could be split to top up a part-full buffer), then the line.
 	 */
 	flockfile(stdout);
+	fflush(stdout);
 	fwrite(line, 1, len, stdout);
 	fflush(stdout);
 	funlockfile(stdout);

@@ -51,6 +51,17 @@ load helpers/common
 	[[ $stderr == *"option '--flag' takes no value"* ]] || flunk "got: $stderr"
 }
 
+@test "args: abbreviations work, and an ambiguous one is called ambiguous" {
+	run_prog 5 args_check --cou 3 --fl
+	assert_clean_exit
+	[ "$output" = "count=3 big=0 color=red flag=1" ] || flunk "read: $output"
+	run_prog 5 args_check --co 3
+	assert_usage_error args_check
+	[[ $stderr == *"option '--co' is ambiguous"* ]] || flunk "got: $stderr"
+	run_prog 5 args_check --fl=2
+	[[ $stderr == *"option '--flag' takes no value"* ]] || flunk "got: $stderr"
+}
+
 @test "check: die_errno names the program, what failed and why, and exits 1" {
 	run_prog 5 args_check --fail
 	assert_status 1

@@ -7,8 +7,8 @@
  * GIL waits; if it has waited a whole switch interval (CPython's default is
  * 5 ms) without the GIL changing hands, it asks the holder to drop it.  The
  * holder polls that request between small pieces of work and, when asked,
- * hands over with gil_yield(), which does not return until another thread
- * has taken the GIL and given it back.  A thread about to block on I/O
+ * hands over with gil_yield(), which lets a waiting thread take the GIL
+ * before it queues to get the GIL back.  A thread about to block on I/O
  * releases the GIL first, exactly as CPython does around a system call.
  *
  * Lifecycle: gil_new() ... gil_free() once no thread uses it.  Per thread:
@@ -40,13 +40,19 @@ void gil_free(struct gil *g);
 /* Block until the calling thread holds the GIL. */
 void gil_acquire(struct gil *g);
 
-/* Give the GIL up, waking one waiter. */
+/*
+ * Give the GIL up, waking one waiter.  Unlike gil_yield() it does not wait
+ * for the waiter to take it: the caller is about to do something else.
+ */
 void gil_release(struct gil *g);
 
 /* Has a waiter asked the holder to hand over?  Cheap enough to poll often. */
 bool gil_drop_requested(struct gil *g);
 
-/* Hand the GIL to a waiting thread, then wait to get it back. */
+/*
+ * Hand the GIL to a waiting thread, then wait to get it back.  If no thread
+ * is waiting, the caller simply keeps it.
+ */
 void gil_yield(struct gil *g);
 
 /* How many times a thread has taken the GIL so far. */

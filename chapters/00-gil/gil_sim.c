@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct run {
 	long io_ms;
 	int rounds;
 	struct timeline *tl;
+	atomic_long dropped;	/* spans that did not fit in the timeline */
 	pthread_barrier_t start;
 };
 
@@ -86,21 +88,21 @@ static uint64_t calibrate(void)
 
 static void record(struct worker *w, char mark, int64_t from, int64_t to)
 {
-	/* A full timeline only loses the picture, not the run. */
-	(void)timeline_add(w->run->tl, w->name, "", mark, from, to);
+	/* A full timeline loses part of the picture, not the run; say so later. */
+	if (timeline_add(w->run->tl, w->name, "", mark, from, to) != 0)
+		atomic_fetch_add(&w->run->dropped, 1);
 }
 
 /*
- * Compute for @ms milliseconds of work, recording one span per stretch of
+ * Compute @chunks chunks of work, recording one span per stretch of
  * uninterrupted running.  Under the GIL the caller holds it, and a stretch
  * ends when another thread asks for it; running free, stretches are cut at
  * the same interval only so that both pictures have the same grain.
  */
-static void compute(struct worker *w, long ms)
+static void compute(struct worker *w, long chunks)
 {
 	const struct config *cfg = w->run->cfg;
 	struct gil *gil = w->run->gil;
-	long chunks = ms * (CLK_NS_PER_MS / CHUNK_NS);
 	int64_t began = clk_now_ns();
 
 	for (long i = 0; i < chunks; i++) {
@@ -124,15 +126,18 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct run *run = w->run;
-	long per_round = run->cfg->work_ms / run->rounds;
+	long chunks = run->cfg->work_ms * (CLK_NS_PER_MS / CHUNK_NS);
 	int err = pthread_barrier_wait(&run->start);
 
 	if (err && err != PTHREAD_BARRIER_SERIAL_THREAD)
 		pt_fail(err, "pthread_barrier_wait", __FILE__, __LINE__);
 	for (int r = 0; r < run->rounds; r++) {
+		/* Split the work evenly; the first rounds take any remainder. */
+		long mine = chunks / run->rounds + (r < chunks % run->rounds);
+
 		if (run->gil)
 			gil_acquire(run->gil);
-		compute(w, per_round);
+		compute(w, mine);
 		/* Like CPython around a blocking call: release, wait, retake. */
 		if (run->gil)
 			gil_release(run->gil);
@@ -154,7 +159,10 @@ static double run_threads(struct run *run, int threads)
 	int64_t t0;
 	int err;
 
-	PT_CHECK(pthread_barrier_init(&run->start, NULL, (unsigned)threads + 1));
+	atomic_init(&run->dropped, 0);
+	err = pthread_barrier_init(&run->start, NULL, (unsigned)threads + 1);
+	if (err)
+		die_errno(err, "pthread_barrier_init");
 	for (int i = 0; i < threads; i++) {
 		ws[i].run = run;
 		ws[i].sink = 0x9e3779b97f4a7c15u + (uint64_t)i;
@@ -223,6 +231,9 @@ static void run_mode(const struct config *cfg, enum mode mode, double alone)
 	timeline_draw(run.tl, stdout, 72);
 	if (cfg->trace)
 		timeline_dump(run.tl, stdout);
+	if (atomic_load(&run.dropped))
+		printf("(the timeline was full: %ld spans were not recorded)\n",
+		       atomic_load(&run.dropped));
 	printf("mode=%s threads=%d elapsed=%.3f sequential=%.3f speedup=%.2f "
 	       "acquisitions=%lu max_running=%d\n",
 	       mode_names[mode], cfg->threads, elapsed, sequential,

@@ -64,7 +64,8 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-static long final_count(struct run *r)
+/* The counter's value now: after the joins, the final count. */
+static long read_count(struct run *r)
 {
 	switch (r->mode) {
 	case MODE_NONE:
@@ -81,7 +82,7 @@ static void run_mode(enum mode mode, int threads, long iterations)
 {
 	struct run r = { .mode = mode, .iterations = iterations };
 	pthread_t *tids = xcalloc((size_t)threads, sizeof(*tids));
-	long expected = (long)threads * iterations, counted;
+	long expected = (long)threads * iterations, counted, midway;
 	int64_t t0;
 	int err;
 
@@ -89,7 +90,9 @@ static void run_mode(enum mode mode, int threads, long iterations)
 	r.atomic = atomic_counter_new();
 	if (!r.mutexed || !r.atomic)
 		die("cannot create the counters: out of memory");
-	PT_CHECK(pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1));
+	err = pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1);
+	if (err)
+		die_errno(err, "pthread_barrier_init");
 	for (int i = 0; i < threads; i++) {
 		err = pthread_create(&tids[i], NULL, worker, &r);
 		if (err)
@@ -99,12 +102,18 @@ static void run_mode(enum mode mode, int threads, long iterations)
 	err = pthread_barrier_wait(&r.start);
 	if (err && err != PTHREAD_BARRIER_SERIAL_THREAD)
 		pt_fail(err, "pthread_barrier_wait", __FILE__, __LINE__);
+	/*
+	 * Look at the counter while the threads are still adding, as a
+	 * progress display would: reading shared data needs the same care as
+	 * writing it.
+	 */
+	midway = read_count(&r);
 	for (int i = 0; i < threads; i++)
 		PT_CHECK(pthread_join(tids[i], NULL));
-	counted = final_count(&r);
-	printf("%-6s  expected=%ld counted=%ld lost=%ld time=%.3fs%s\n",
+	counted = read_count(&r);
+	printf("%-6s  expected=%ld counted=%ld lost=%ld time=%.3fs midway=%ld%s\n",
 	       mode_names[mode], expected, counted, expected - counted,
-	       clk_since(t0), mode == MODE_NONE ? "   (racy on purpose)" : "");
+	       clk_since(t0), midway, mode == MODE_NONE ? "   (racy on purpose)" : "");
 	PT_CHECK(pthread_barrier_destroy(&r.start));
 	atomic_counter_free(r.atomic);
 	mutex_counter_free(r.mutexed);

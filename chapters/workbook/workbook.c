@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,29 +198,45 @@ static const char *exercise_state(const char *id)
 
 /* ------------------------------------------------------------ commands */
 
-/* Run @argv as a child and wait for it; returns its exit status. */
+/*
+ * Run @argv as a child and wait for it; returns its exit status.  Like
+ * system(3), the menu ignores Ctrl-C while the child runs, so Ctrl-C stops
+ * the demo and brings the menu back instead of ending both.
+ */
 static int spawn(char *const argv[])
 {
-	int status;
+	struct sigaction ignore = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	int status = 0, rc;
 	pid_t pid;
 
 	fflush(NULL);
+	sigemptyset(&ignore.sa_mask);
+	sigaction(SIGINT, &ignore, &old_int);
+	sigaction(SIGQUIT, &ignore, &old_quit);
 	pid = fork();
-	if (pid < 0) {
-		fprintf(stderr, "workbook: fork: %s\n", strerror(errno));
-		return 1;
-	}
 	if (pid == 0) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGQUIT, &old_quit, NULL);
 		execvp(argv[0], argv);
 		fprintf(stderr, "workbook: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	if (pid < 0) {
+		fprintf(stderr, "workbook: fork: %s\n", strerror(errno));
+		rc = 1;
+	} else {
+		while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+			;
+		if (rc < 0)
+			rc = 1;
+		else if (WIFSIGNALED(status))
+			rc = 128 + WTERMSIG(status);
+		else
+			rc = WEXITSTATUS(status);
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	return rc;
 }
 
 static int cmd_list(void)

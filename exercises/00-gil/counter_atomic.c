@@ -22,8 +22,9 @@ struct atomic_counter *atomic_counter_new(void)
 {
 	struct atomic_counter *c = malloc(sizeof(*c));
 
-	if (c)
-		atomic_init(&c->value, 0);
+	if (!c)
+		return NULL;
+	c->value = 0;
 	return c;
 }
 

@@ -30,13 +30,24 @@ struct gil {
 struct gil *gil_new(long switch_interval_ms)
 {
 	struct gil *g = calloc(1, sizeof(*g));
+	pthread_mutexattr_t attr;
 	int err;
 
 	if (!g)
 		return NULL;
 	g->interval_ns = switch_interval_ms * CLK_NS_PER_MS;
 	atomic_init(&g->drop_request, false);
-	err = pthread_mutex_init(&g->lock, NULL);
+	/*
+	 * An error-checking mutex turns "locked it twice" into EDEADLK, which
+	 * PT_CHECK reports, instead of a silent hang.
+	 */
+	err = pthread_mutexattr_init(&attr);
+	if (err)
+		goto out_free;
+	err = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	if (!err)
+		err = pthread_mutex_init(&g->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	if (err)
 		goto out_free;
 	err = clk_cond_init(&g->released);
@@ -71,12 +82,13 @@ void gil_acquire(struct gil *g)
 {
 	PT_CHECK(pthread_mutex_lock(&g->lock));
 	/*
-	 * TODO(00-gil): while the GIL is held, wait on g->released, but never
-	 * longer than one switch interval at a time.  When a wait times out
-	 * and nobody has taken the GIL since the wait began, set
-	 * g->drop_request so the holder hands over.  Then take the GIL: mark
-	 * it held, count the acquisition, clear the request and broadcast
-	 * g->taken (a yielding thread waits for that).
+	 * TODO(00-gil): count yourself in g->waiters while you wait.  While
+	 * the GIL is held, wait on g->released, but never longer than one
+	 * switch interval at a time.  When a wait times out and nobody has
+	 * taken the GIL since the wait began (g->acquisitions has not moved),
+	 * set g->drop_request so the holder hands over.  Then take the GIL:
+	 * mark it held, clear the request and broadcast g->taken (a yielding
+	 * thread waits for that).  The acquisition is counted below.
 	 */
 	g->acquisitions++;
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
@@ -101,9 +113,10 @@ void gil_yield(struct gil *g)
 	PT_CHECK(pthread_mutex_lock(&g->lock));
 	/*
 	 * TODO(00-gil): release the GIL, then wait on g->taken until another
-	 * thread has taken it (its acquisition count moves), so that this
-	 * thread cannot grab it straight back - CPython calls this "forced
-	 * switching".  Only wait while someone is waiting.  Then acquire again.
+	 * thread has taken it (g->acquisitions moves), so that this thread
+	 * cannot grab it straight back - CPython calls this "forced
+	 * switching".  Only wait while g->waiters > 0.  Then unlock g->lock
+	 * and call gil_acquire(), which takes g->lock itself.
 	 */
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
 }

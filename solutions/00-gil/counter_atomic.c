@@ -27,8 +27,14 @@ struct atomic_counter *atomic_counter_new(void)
 {
 	struct atomic_counter *c = malloc(sizeof(*c));
 
-	if (c)
-		atomic_init(&c->value, 0);
+	if (!c)
+		return NULL;
+	/* >>> solution */
+	atomic_init(&c->value, 0);
+	/* <<< solution */
+	/* >>> skeleton
+	c->value = 0;
+	<<< skeleton */
 	return c;
 }
 

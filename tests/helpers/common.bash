@@ -7,8 +7,8 @@
 # build directory, e.g. build or build/san-thread) and WB_VARIANT (sol,
 # ex/ID or skel/ID; see the Makefile).
 
-# run --separate-stderr needs bats 1.5; test_tags and timeouts need 1.7.
-bats_require_minimum_version 1.5.0
+# run --separate-stderr needs bats 1.5, BATS_TEST_TIMEOUT 1.7.
+bats_require_minimum_version 1.7.0
 
 WB_ROOT=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 : "${WB_BUILD:=$WB_ROOT/build}"
@@ -35,6 +35,38 @@ run_prog() {
 	local secs=$1 name=$2
 	shift 2
 	run --separate-stderr timeout -k 5 "$secs" "$(prog "$name")" "$@"
+	note_abnormal "$name"
+}
+
+# run_tsan SECONDS NAME [ARGS...]: like run_prog, but runs the
+# ThreadSanitizer build of the same variant (tests/run builds it), so a data
+# race is reported whether or not the threads happened to overlap.
+run_tsan() {
+	local secs=$1 name=$2 bin
+	shift 2
+	bin=$WB_ROOT/build/san-thread/$WB_VARIANT/$CHAPTER/$name
+	[ -x "$bin" ] || {
+		flunk "no ThreadSanitizer build of $name: make SAN=thread programs skeletons exercises"
+		return 1
+	}
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+		run --separate-stderr timeout -k 5 "$secs" "$bin" "$@"
+	note_abnormal "$name"
+}
+
+# A program killed by the timeout (124, 137) or by a signal (> 128) did not
+# fail the way a learner needs; say so where tests/run can find it.
+note_abnormal() {
+	if [ "$status" -eq 124 ] || [ "$status" -gt 128 ]; then
+		echo "wb-abnormal: $1 exited with status $status (hung until the timeout, or crashed)" >&2
+	fi
+	return 0
+}
+
+# No ThreadSanitizer report in $stderr; the report is shown otherwise.
+assert_no_race() {
+	[[ ${stderr:-} != *"ThreadSanitizer"* ]] && [ "$status" -ne 66 ] && return 0
+	flunk "ThreadSanitizer found a data race: $1" "${stderr:0:3000}"
 }
 
 # Fail the current test with a message (bats prints it under the test).

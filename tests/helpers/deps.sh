@@ -13,7 +13,14 @@ have() { command -v "$1" >/dev/null 2>&1; }
 have cc || have gcc || have clang || missing+=(gcc)
 have make || missing+=(make)
 have pkg-config || missing+=(pkg-config)
-have bats || missing+=(bats)
+# bats-core 1.7 or later: the checks use per-test timeouts.
+if ! have bats; then
+	missing+=(bats)
+elif ! bats --version | awk '{ split($2, v, "."); exit !(v[1] > 1 || (v[1] == 1 && v[2] >= 7)) }'; then
+	echo "deps: $(bats --version) is too old: the checks need bats-core 1.7 or later"
+	echo "      (https://github.com/bats-core/bats-core, or your system's newer package)"
+	exit 1
+fi
 have curl || missing+=(curl)
 have awk || missing+=(gawk)
 have timeout || missing+=(coreutils)
@@ -51,7 +58,9 @@ cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
   Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl libcurl4-openssl-dev libsqlite3-dev
   Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl libcurl-devel sqlite-devel
-  macOS:         brew install pkg-config bats-core curl sqlite
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite
+    but note: the workbook targets Linux; macOS lacks pthread barriers,
+    clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.
 TXT
 exit 1
