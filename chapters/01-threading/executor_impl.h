@@ -1,0 +1,109 @@
+/*
+ * executor_impl.h - PRIVATE to the executor's .c files (pool.c, future.c,
+ * map.c, as_completed.c).  Programs include executor.h only.
+ *
+ * The executor is split into files with one job each, and they meet here:
+ * the two structures, and the few calls one file makes into another.
+ *
+ * Locking: ex->lock guards the queue and the executor's flags; f->lock
+ * guards one future.  When both are needed, ex->lock is taken first.  No
+ * callback ever runs with either lock held.
+ */
+#ifndef WB_EXECUTOR_IMPL_H
+#define WB_EXECUTOR_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "executor.h"
+
+/* A deadline that never comes: wait without a timeout. */
+#define DEADLINE_NEVER INT64_MAX
+
+/* A done callback waiting for its future to finish (a FIFO list). */
+struct future_callback {
+	future_callback_fn *fn;
+	void *data;
+	struct future_callback *next;
+};
+
+struct future {
+	pthread_mutex_t lock;	/* guards every field up to refs */
+	pthread_cond_t done_cv;	/* broadcast when the future finishes */
+	enum future_state state;
+	int waiters;		/* threads blocked on done_cv */
+	int error;		/* DONE: the task's code; CANCELLED: -ECANCELED */
+	void *result;		/* DONE with error 0: what the task stored */
+	char *errmsg;		/* DONE with error: a copy of its message, or NULL */
+	struct future_callback *callbacks, **callbacks_tail;
+
+	atomic_int refs;	/* see future_ref(); needs no lock */
+
+	/* Set once by future_new(), read-only afterwards. */
+	executor_task_fn *fn;
+	void *arg;
+
+	/* The executor's queue link, guarded by ex->lock, not f->lock. */
+	struct future *next;
+};
+
+struct worker {
+	struct executor *ex;
+	pthread_t thread;
+	int id;			/* 1, 2, ... as in "Thread-1" */
+};
+
+struct executor {
+	pthread_mutex_t lock;	/* guards the queue and the flags below */
+	pthread_cond_t work_cv;	/* work arrived, or shutdown began */
+	struct future *head, *tail;	/* FIFO of queued futures */
+	int idle;		/* workers blocked on work_cv */
+	bool shutdown;		/* no more submissions */
+
+	/* Whoever joins the workers holds join_lock, so it happens once. */
+	pthread_mutex_t join_lock;
+	bool joined;
+
+	int nworkers;
+	struct worker *workers;
+	char name_prefix[16];
+};
+
+/* ------------------------------------------------ future.c, for the others */
+
+/*
+ * A new PENDING future for @fn(@arg) with @refs references (one for the
+ * submitter, one for the queue).  NULL when out of memory.
+ */
+struct future *future_new(executor_task_fn *fn, void *arg, int refs);
+
+/*
+ * Run @f's task in the calling worker: PENDING -> RUNNING -> DONE, then
+ * wake the waiters and run the callbacks.  A future cancelled while it was
+ * queued is skipped.  The caller keeps its reference.
+ */
+void future_run(struct future *f);
+
+/*
+ * Block until @f is finished or the monotonic clock reaches @deadline_ns
+ * (DEADLINE_NEVER: no limit).  Returns 0 (finished) or -ETIMEDOUT.
+ */
+int future_wait_until(struct future *f, int64_t deadline_ns);
+
+/* The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative. */
+int64_t deadline_after_ms(long timeout_ms);
+
+/* -------------------------------------------------- pool.c, for the others */
+
+/*
+ * Queue @n futures for @fn(args[i]) under one acquisition of the lock,
+ * storing them in @out (one reference each, the caller's).  All or nothing:
+ * returns 0, or -ESHUTDOWN, -EINVAL, -ENOMEM with nothing queued and @out
+ * all NULL.
+ */
+int executor_submit_many(struct executor *ex, executor_task_fn *fn,
+			 void *const args[], size_t n, struct future *out[]);
+
+#endif

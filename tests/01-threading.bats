@@ -1,0 +1,867 @@
+#!/usr/bin/env bats
+# Chapter 01, threading: the executor, its demos and its exercises.
+#
+# Checks named "[ID] ..." check exercise ID; the runner selects them by that
+# prefix and runs them on the solution, on the learner's file and on the
+# skeleton.  Timing checks have a fixed lower bound (a sleep never ends
+# early) and an upper bound widened by `slack` under the sanitizers.
+
+CHAPTER=01-threading
+load helpers/common
+load helpers/server
+
+README="chapters/01-threading/README.md"
+POOL="read $README, sections \"The pool: one queue, a few workers\" and \"Shutting down\"; edit the TODO(01-pool) parts of exercises/01-threading/pool.c"
+TIMEOUT="read $README, sections \"Futures: a result that arrives later\", \"Waiting with a deadline\" and \"Cancelling\"; edit the TODO(01-timeout) parts of exercises/01-threading/future.c"
+MAP="read $README, section \"map: results in input order\"; edit the TODO(01-map) part of exercises/01-threading/map.c"
+ASC="read $README, section \"as_completed: results as they finish\"; edit the TODO(01-as-completed) parts of exercises/01-threading/as_completed.c"
+
+# The lesson pointer of the exercise a check belongs to, plus a word about
+# -ENOSYS, which only the skeletons' stand-ins return.
+hint() {
+	case $BATS_TEST_DESCRIPTION in
+	"[01-pool]"*) echo "$POOL" ;;
+	"[01-timeout]"*) echo "$TIMEOUT" ;;
+	"[01-map]"*) echo "$MAP" ;;
+	"[01-as-completed]"*) echo "$ASC" ;;
+	esac
+	if [[ "$output$stderr" == *ENOSYS* || "$output$stderr" == *"not implemented"* ]]; then
+		echo "(-ENOSYS, \"not implemented yet\", comes from a skeleton's stand-in: that TODO is still to do)"
+	fi
+}
+
+# The program ran cleanly; if not, say so with the lesson pointer.
+clean() {
+	assert_clean_exit || flunk "$(hint)"
+}
+
+# expect KEY WANT WHAT: the program printed KEY=WANT.
+expect() {
+	local got
+	got=$(value "$1")
+	[ "$got" = "$2" ] && return 0
+	flunk "$3: got $1=${got:-(nothing)}, want $1=$2" "$(hint)"
+}
+
+# expect_line LINE WHAT: the program printed exactly this line.
+expect_line() {
+	printf '%s\n' "$output" | grep -qxF -- "$1" && return 0
+	flunk "$2: no line '$1' in the output:" "$output" "$(hint)"
+}
+
+# upto BASE EXTRA: an upper bound, BASE plus EXTRA seconds of slack (tripled
+# under the sanitizers).
+upto() {
+	awk -v b="$1" -v s="$(slack "$2")" 'BEGIN { print b + s }'
+}
+
+# ----------------------------------------------------------- threading_demo
+
+@test "threading_demo: 5 downloads of 0.5 s on 3 workers take about 1.0 s, not 2.5 s" {
+	run_prog 20 threading_demo
+	clean
+	[ "$(value ideal)" = "1.000" ] || flunk "ideal should be 1.000: $output"
+	[ "$(value sequential)" = "2.500" ] || flunk "sequential should be 2.500: $output"
+	assert_between "$(value elapsed)" 1.0 "$(upto 1.0 0.3)" "elapsed seconds"
+	printf '%s\n' "$output" | grep -qE '^5 tasks in [0-9.]+ s \(ideal 1\.000 s with 3 workers; 2\.500 s one at a time\)$' ||
+		flunk "missing the summary line: $output"
+}
+
+@test "threading_demo prints the results in input order" {
+	run_prog 20 threading_demo --delay-ms 100
+	clean
+	expect_line "Results: file_0.dat, file_1.dat, file_2.dat, file_3.dat, file_4.dat" \
+		"results must be in input order"
+}
+
+@test "threading_demo: every download logs its start and its completion from a worker thread named Thread-N" {
+	run_prog 20 threading_demo --delay-ms 100
+	clean
+	for i in 0 1 2 3 4; do
+		printf '%s\n' "$output" | grep -qE "^\[\+[0-9.]+s\] Thread-[123]: Starting download $i\.\.\.$" ||
+			flunk "no start line for download $i:" "$output"
+		printf '%s\n' "$output" | grep -qE "^\[\+[0-9.]+s\] Thread-[123]: Download $i complete!$" ||
+			flunk "no completion line for download $i:" "$output"
+	done
+}
+
+@test "threading_demo --trace: never more than 3 downloads at once on 3 workers, and 3 at some point" {
+	run_prog 20 threading_demo --tasks 9 --delay-ms 200 --trace
+	clean
+	[ "$(spans | wc -l)" -eq 9 ] || flunk "expected 9 spans:" "$output"
+	[ "$(max_overlap)" -eq 3 ] || flunk "at most 3 at once, and 3 at some point; saw $(max_overlap)"
+	[ "$(worker_count)" -eq 3 ] || flunk "expected 3 worker threads, saw $(worker_count)"
+}
+
+@test "threading_demo --timeline draws one row per worker thread" {
+	run_prog 20 threading_demo --delay-ms 100 --timeline
+	clean
+	for w in Thread-1 Thread-2 Thread-3; do
+		printf '%s\n' "$output" | grep -qE "^$w +\|.*\|$" || flunk "no chart row for $w:" "$output"
+	done
+}
+
+@test "threading_demo with one worker runs the downloads one at a time" {
+	run_prog 20 threading_demo --tasks 3 --workers 1 --delay-ms 100
+	clean
+	assert_between "$(value elapsed)" 0.3 "$(upto 0.3 0.2)" "elapsed seconds"
+	[ "$(value ideal)" = "0.300" ] || flunk "ideal should be 0.300: $output"
+}
+
+@test "threading_demo rejects bad input with one line on stderr and status 2" {
+	local bad
+	for bad in "--workers 0" "--workers 257" "--tasks abc" "--tasks 0" \
+		"--tasks 99999999999999999999" "--delay-ms -1" "--delay-ms 1.5" \
+		"--bogus" "--tasks" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 5 threading_demo $bad
+		assert_usage_error threading_demo || flunk "for: threading_demo $bad"
+	done
+}
+
+@test "threading_demo --help prints usage and exits 0" {
+	run_prog 5 threading_demo --help
+	clean
+	[[ ${lines[0]} == "usage: threading_demo "* ]] || flunk "first line: ${lines[0]}"
+	[[ $output == *--workers* && $output == *--timeline* && $output == *--trace* ]] ||
+		flunk "usage should list every option: $output"
+}
+
+# ------------------------------------------------------------- futures_demo
+
+# futures_demo takes a few seconds; its scenes are checked one test each,
+# from one run kept for the whole file.
+futures_demo_output() {
+	local cache=$BATS_FILE_TMPDIR/futures_demo
+	if [ ! -e "$cache.status" ]; then
+		run_prog 30 futures_demo
+		printf '%s' "$output" >"$cache.out"
+		printf '%s' "$stderr" >"$cache.err"
+		echo "$status" >"$cache.status"
+	fi
+	output=$(cat "$cache.out")
+	stderr=$(cat "$cache.err")
+	status=$(cat "$cache.status")
+	mapfile -t lines <<<"$output"
+	clean
+}
+
+@test "futures_demo: as_completed hands out futures in the order they finish" {
+	futures_demo_output
+	expect_line "completion order: 1 3 2 0 (submitted 0 1 2 3)" "finishing order"
+}
+
+@test "futures_demo: a failing task's code and message surface at result()" {
+	futures_demo_output
+	expect_line 'result() of "parse settings" returned -22 (invalid argument)' "the error code"
+	expect_line "the task's message: line 3: expected 'key = value'" "the message"
+}
+
+@test "futures_demo: result() with a timeout times out and the slow task still finishes" {
+	futures_demo_output
+	printf '%s\n' "$output" | grep -qE '^result\(timeout 300 ms\): timed out after 0\.[0-9]+ s; the task is still ' ||
+		flunk "no 'timed out' line:" "$output"
+	assert_between "$(value timeout_elapsed)" 0.3 "$(upto 0.3 0.15)" "time waited"
+	printf '%s\n' "$output" | grep -qF 'waiting again without a limit: "slow task slept 900 ms"' ||
+		flunk "the slow task's result never came:" "$output"
+}
+
+@test "futures_demo: cancel works on a queued task and not on a running one" {
+	futures_demo_output
+	expect_line "cancel(A), running: -16 (the task is running and can no longer be cancelled)" "cancel of a running task"
+	expect_line "cancel(B), queued:  0; B is now cancelled" "cancel of a queued task"
+	expect_line "result(B): -125 (the task was cancelled before it started)" "result of a cancelled task"
+	expect_line "B ran: no, C ran: yes" "who ran"
+}
+
+@test "futures_demo: shutdown with cancel_futures runs only the task already started" {
+	futures_demo_output
+	expect_line "task 0: done" "the running task finishes"
+	for i in 1 2 3 4; do
+		expect_line "task $i: cancelled" "queued tasks are cancelled"
+	done
+	expect_line "ran 1 of 5 tasks" "cancelled tasks never run"
+}
+
+@test "futures_demo rejects bad input with status 2 and prints usage with --help" {
+	run_prog 5 futures_demo --unit-ms 5
+	assert_usage_error futures_demo
+	run_prog 5 futures_demo --nope
+	assert_usage_error futures_demo
+	run_prog 5 futures_demo --help
+	clean
+	[[ ${lines[0]} == "usage: futures_demo "* ]] || flunk "first line: ${lines[0]}"
+}
+
+# ----------------------------------------------------------- executor_bench
+
+@test "executor_bench runs with a small --tasks and prints its table" {
+	run_prog 120 executor_bench --tasks 2000 --runs 1
+	clean
+	for row in "executor: submit + result" "executor: map" \
+		"pthread_create + join per task" "executor: submit -> result" \
+		"pthread_create -> join"; do
+		printf '%s\n' "$output" | grep -qF -- "$row" || flunk "no row '$row':" "$output"
+	done
+	assert_at_least "$(value map_per_sec)" 1 "map tasks per second"
+	run_prog 5 executor_bench --runs 0
+	assert_usage_error executor_bench
+}
+
+# ------------------------------------------------------------------ 01-pool
+
+@test "[01-pool] every one of 100000 tiny tasks submitted from two threads runs exactly once, dropped futures included" {
+	run_prog 120 stress --tasks 100000 --workers 4 --submitters 2 --mode submit
+	clean
+	expect never 0 "some tasks never ran: is every queued future taken by a worker?"
+	expect more 0 "some tasks ran twice: is a future taken off the queue under the lock?"
+	expect once 100000 "every task must run exactly once"
+	expect wrong_results 0 "every result must reach its future"
+}
+
+@test "[01-pool] ThreadSanitizer finds no race in the pool, under 20000 tasks from two threads" {
+	# TSan reports a race whether or not the threads happened to collide,
+	# so this holds on any machine.
+	run_tsan 120 stress --tasks 20000 --workers 4 --submitters 2 --mode submit
+	assert_no_race "every field of struct executor is guarded by ex->lock. $(hint)"
+	clean
+	expect once 20000 "every task must run exactly once"
+}
+
+@test "[01-pool] never more tasks run at once than max_workers, and exactly max_workers when there is work for all" {
+	local workers
+	for workers in 1 3; do
+		run_prog 30 pool_probe --case in-flight --tasks 18 --workers $workers --delay-ms 100 --trace
+		clean
+		expect ran 18 "every task must run"
+		[ "$(max_overlap)" -eq "$workers" ] ||
+			flunk "with $workers workers, $(max_overlap) tasks overlapped at most; want exactly $workers" "$(hint)"
+		[ "$(worker_count)" -eq "$workers" ] ||
+			flunk "with $workers workers, $(worker_count) threads ran tasks" "$(hint)"
+	done
+}
+
+@test "[01-pool] submit and map after shutdown fail with -ESHUTDOWN and run nothing" {
+	run_prog 10 pool_probe --case after-shutdown
+	clean
+	expect submit -ESHUTDOWN "submit after shutdown"
+	expect map -ESHUTDOWN "map after shutdown"
+	expect ran 0 "nothing may run after shutdown"
+}
+
+@test "[01-pool] shutdown with wait returns only once every queued task has run" {
+	run_prog 10 pool_probe --case shutdown-waits
+	clean
+	expect shutdown 0 "shutdown's return value"
+	expect ran 4 "every queued task runs before shutdown(wait) returns"
+	expect "done" 4 "every future is done when shutdown(wait) returns"
+	assert_between "$(value elapsed)" 0.4 "$(upto 0.4 0.25)" "seconds from submit until shutdown(wait) returned (2 rounds of 0.2 s)" || flunk "$(hint)"
+}
+
+@test "[01-pool] shutdown with cancel_futures cancels the queued tasks: they never run and their result is -ECANCELED" {
+	run_prog 10 pool_probe --case cancel-futures
+	clean
+	expect ran 1 "only the task already running may run"
+	expect "done" 1 "the running task finishes"
+	expect cancelled 4 "the queued tasks are cancelled"
+	expect ecanceled 4 "their result is -ECANCELED"
+	expect callbacks 5 "their done callbacks run"
+	assert_between "$(value elapsed)" 0.1 "$(upto 0.2 0.25)" "seconds in shutdown (the running task's 0.2 s)" || flunk "$(hint)"
+}
+
+@test "[01-pool] shutdown without wait returns at once and the queued tasks still run" {
+	run_prog 10 pool_probe --case no-wait
+	clean
+	expect shutdown 0 "shutdown's return value"
+	assert_between "$(value elapsed)" 0 "$(upto 0 0.1)" "seconds in shutdown(wait=false)" || flunk "$(hint)"
+	expect last 0 "the last queued task still runs"
+	expect ran 3 "every queued task runs"
+}
+
+@test "[01-pool] two executors share nothing: shutting one down leaves the other working" {
+	run_prog 10 pool_probe --case two-executors
+	clean
+	expect a_submit -ESHUTDOWN "the executor that was shut down refuses work"
+	expect b_result 0 "the other one still works"
+	assert_between "$(value b_elapsed)" 0 "$(upto 0 0.2)" "seconds for B's task while A's worker is busy" || flunk "$(hint)"
+	expect a_worker A-1 "A's worker is named after A's prefix"
+	expect b_worker B-1 "B's worker is named after B's prefix"
+	expect a_ran 1 "A ran only its running task"
+	expect b_ran 1 "B ran its task"
+}
+
+@test "[01-pool] idle workers wait for work instead of exiting, and exit at once on shutdown" {
+	run_prog 10 pool_probe --case idle-free
+	clean
+	expect late_task 0 "a task submitted after the workers sat idle for 0.1 s must still run"
+	assert_between "$(value elapsed)" 0 "$(upto 0 0.5)" "seconds to shut down and free 8 idle workers" || flunk "$(hint)"
+}
+
+@test "[01-pool] a task that asks its own executor to shut down and wait gets -EDEADLK instead of hanging" {
+	run_prog 10 pool_probe --case self-shutdown
+	clean
+	expect result 0 "the task itself succeeds"
+	expect self_shutdown -EDEADLK "a worker cannot wait for itself"
+}
+
+# --------------------------------------------------------------- 01-timeout
+
+@test "[01-timeout] result with a timeout returns -ETIMEDOUT on time, and the task keeps running to the end" {
+	run_prog 10 future_probe --case timeout
+	clean
+	expect timed -ETIMEDOUT "result(f, 250 ms) on a task of 800 ms"
+	assert_between "$(value timed_elapsed)" 0.25 "$(upto 0.25 0.15)" "seconds waited for a 250 ms timeout" || flunk "$(hint)"
+	expect poll -ETIMEDOUT "result(f, 0) on a running task"
+	assert_between "$(value poll_elapsed)" 0 "$(upto 0 0.05)" "seconds waited with timeout 0" || flunk "$(hint)"
+	expect final 0 "waiting again gets the result"
+	expect value ok "the task's result"
+	assert_at_least "$(value total)" 0.8 "the task ran its whole 0.8 s"
+}
+
+@test "[01-timeout] wake-ups that change nothing do not move the deadline" {
+	run_prog 10 future_probe --case stretch
+	clean
+	expect rc -ETIMEDOUT "result(f, 300 ms) while another thread pokes the condition variable"
+	assert_between "$(value elapsed)" 0.3 "$(upto 0.3 0.2)" "seconds waited: one absolute deadline, kept across wake-ups" || flunk "$(hint)"
+	assert_at_least "$(value pokes)" 1 "wake-ups sent"
+}
+
+@test "[01-timeout] result without a timeout waits as long as the task takes" {
+	run_prog 10 future_probe --case wait
+	clean
+	expect rc 0 "result(f, -1)"
+	expect value ok "the task's result"
+	expect state done "the future's state afterwards"
+	assert_at_least "$(value elapsed)" 0.3 "seconds waited for a 0.3 s task" || flunk "$(hint)"
+}
+
+@test "[01-timeout] every thread waiting on one future wakes when it finishes" {
+	run_prog 15 future_probe --case waiters
+	clean
+	expect woken 4 "4 threads wait on one future; all must get the result (broadcast, not signal)"
+	assert_between "$(value max_elapsed)" 0.3 "$(upto 0.3 0.3)" "seconds from submit until the last waiter had the result" || flunk "$(hint)"
+}
+
+@test "[01-timeout] ThreadSanitizer finds no race in a future, with four threads waiting on it" {
+	run_tsan 60 future_probe --case waiters
+	assert_no_race "a future's state, result and waiters are guarded by f->lock. $(hint)"
+	clean
+	expect woken 4 "4 threads wait on one future; all must get the result"
+}
+
+@test "[01-timeout] a task's error code and message reach whoever asks for the result" {
+	run_prog 10 future_probe --case error
+	clean
+	expect a -EIO "a task returning -EIO"
+	expect a_value untouched "a failed task's result is not stored"
+	expect b -EPERM "a task returning EPERM (positive) counts as -EPERM"
+	expect c 0 "a task that succeeds"
+	expect c_value ok "its result"
+	expect_line "a_msg=[disk is full]" "the failing task's message"
+	expect_line "b_msg=[]" "a failure without a message"
+	expect_line "c_msg=[]" "a success keeps no message"
+}
+
+@test "[01-timeout] cancel succeeds only while the task is queued, and a cancelled future's result is -ECANCELED" {
+	run_prog 15 future_probe --case cancel
+	clean
+	expect cancel_running -EBUSY "cancel of a running task"
+	expect cancel_queued 0 "cancel of a queued task"
+	expect cancel_again 0 "cancel of a cancelled task"
+	expect b_state cancelled "state after cancel"
+	expect result_cancelled -ECANCELED "result of a cancelled future"
+	assert_between "$(value result_cancelled_elapsed)" 0 "$(upto 0 0.1)" "seconds result waited on a cancelled future" || flunk "$(hint)"
+	expect result_running 0 "the running task was not disturbed"
+	expect cancel_done -EALREADY "cancel of a finished task"
+	expect b_ran 0 "a cancelled task never runs"
+}
+
+@test "[01-timeout] done callbacks run once each, in order, where the future finished; added to a finished future, at once" {
+	run_prog 15 future_probe --case callbacks
+	clean
+	expect cancel 0 "cancel of the queued task"
+	expect order 3124 "callbacks 1 and 2 run in the order added, 3 during cancel, 4 when added late"
+	expect done_calls 1,1 "each callback runs exactly once"
+	expect done_thread worker-1 "a task's callbacks run in the worker that finished it"
+	expect done_state done "a callback sees its future finished"
+	expect cancel_calls 1 "a cancelled future's callback runs once"
+	expect cancel_during 1 "it runs before future_cancel() returns"
+	expect cancel_thread main "in the thread that cancelled"
+	expect cancel_state cancelled "and sees the future cancelled"
+	expect late_calls 1 "a callback added to a finished future runs once"
+	expect late_during 1 "before future_add_done_callback() returns"
+	expect late_thread main "in the thread that added it"
+}
+
+@test "[01-timeout] a future outlives a submitter that forgot it, and its executor (reference counting)" {
+	run_prog 10 future_probe --case refs
+	clean
+	expect forgotten_ran 1 "a task whose future was dropped at once still runs"
+	expect waiter 0 "a waiter holding its own reference gets the result after the submitter dropped its"
+	expect after_free 0 "a future is readable after executor_free()"
+	expect kept_by_callback 0 "a reference taken in a callback keeps the future"
+}
+
+# ------------------------------------------------------------------- 01-map
+
+@test "[01-map] map returns results in input order even when later tasks finish first" {
+	run_prog 20 map_probe --case order
+	clean
+	expect rc 0 "map's return value"
+	expect results r0,r1,r2,r3,r4,r5 "results in input order"
+	expect finish_order 5,4,3,2,1,0 "the scene: tasks forced to finish last-to-first"
+}
+
+@test "[01-map] map's timeout is one deadline for the whole call, not one per task" {
+	run_prog 20 map_probe --case deadline
+	clean
+	expect rc -ETIMEDOUT "5 tasks of 0.3 s on one worker, timeout 0.75 s"
+	assert_between "$(value elapsed)" 0.75 "$(upto 0.75 0.2)" "seconds before map gave up" || flunk "$(hint)"
+}
+
+@test "[01-map] on timeout map cancels the tasks that have not started, and they never run" {
+	run_prog 20 map_probe --case deadline
+	clean
+	expect rc -ETIMEDOUT "map's return value"
+	expect ran_in_the_end 3 "tasks 3 and 4 were still queued at the deadline and must never run"
+	expect results_set 2 "results of the tasks finished in time are kept"
+	expect results r0,r1,-,-,- "results before the timeout, NULL after"
+}
+
+@test "[01-map] the first failing task in input order decides map's error and message" {
+	run_prog 20 map_probe --case error
+	clean
+	expect rc -EIO "task 3 fails first in time, task 1 first in input order"
+	expect_line "err=[task 1: bad input in task one]" "map's message names the task and carries its text"
+	expect results r0,-,-,-,- "results before the failing task, NULL after"
+}
+
+@test "executor_map of no tasks returns 0 at once" {
+	run_prog 10 map_probe --case empty
+	clean
+	expect rc 0 "map of 0 tasks"
+	assert_between "$(value elapsed)" 0 "$(upto 0 0.05)" "seconds for map of 0 tasks" || flunk "$(hint)"
+	expect_line "err=[]" "map clears the message"
+}
+
+@test "[01-map] 100000 tiny tasks mapped from two threads each run once and every result lands in its place" {
+	run_prog 120 stress --tasks 100000 --workers 4 --submitters 2 --mode map
+	clean
+	expect once 100000 "every task must run exactly once"
+	expect never 0 "tasks that never ran"
+	expect wrong_results 0 "results out of place"
+}
+
+@test "[01-map] ThreadSanitizer finds no race in map, with two threads mapping at once" {
+	run_tsan 120 stress --tasks 20000 --workers 4 --submitters 2 --mode map
+	assert_no_race "map reads a future only through the future_* calls. $(hint)"
+	clean
+	expect once 20000 "every task must run exactly once"
+	expect wrong_results 0 "results out of place"
+}
+
+# ---------------------------------------------------------- 01-as-completed
+
+@test "[01-as-completed] futures come out in the order they finish, not the order they were submitted" {
+	run_prog 20 as_completed_probe --case order
+	clean
+	expect order 2,0,3,1 "tasks finish 2, 0, 3, 1"
+	expect end 0 "after the last future, as_completed_next() returns 0"
+}
+
+@test "[01-as-completed] futures finished beforehand come out at once, and each future exactly once" {
+	run_prog 20 as_completed_probe --case finished-first
+	clean
+	expect finished_first 3 "the 3 futures finished before as_completed_new() come out first"
+	assert_between "$(value first_three_elapsed)" 0 "$(upto 0 0.1)" "seconds to hand out finished futures" || flunk "$(hint)"
+	expect delivered 5 "futures handed out"
+	expect distinct 5 "each future exactly once"
+	expect end 0 "then as_completed_next() returns 0"
+}
+
+@test "[01-as-completed] the overall timeout returns -ETIMEDOUT on time, and a future finishing later can still be taken" {
+	run_prog 20 as_completed_probe --case timeout
+	clean
+	expect first 1 "the finished future comes out at once"
+	expect second -ETIMEDOUT "no other future finishes before the 0.3 s deadline"
+	assert_between "$(value second_elapsed)" 0.3 "$(upto 0.3 0.2)" "seconds until -ETIMEDOUT" || flunk "$(hint)"
+	expect third 1 "the future that finished after the deadline can be taken"
+	expect fourth 0 "then all were handed out"
+}
+
+@test "[01-as-completed] a cancelled future counts as finished and comes out first" {
+	run_prog 20 as_completed_probe --case cancelled
+	clean
+	expect cancel 0 "cancel of a queued task"
+	expect first 2 "the cancelled future comes out before the running one"
+	expect first_state cancelled "its state"
+	expect order 0,1 "then the others, in finishing order"
+	expect end 0 "and the end"
+	expect c_ran 0 "the cancelled task never ran"
+}
+
+@test "[01-as-completed] two threads taking from one as_completed get every future exactly once between them" {
+	run_prog 30 as_completed_probe --case consumers
+	clean
+	expect delivered 200 "futures handed out in all"
+	expect distinct 200 "none twice"
+	expect ends 0,0 "both threads see the end"
+}
+
+@test "[01-as-completed] ThreadSanitizer finds no race in as_completed, with two threads taking from it" {
+	run_tsan 60 as_completed_probe --case consumers
+	assert_no_race "ready[], nready, ntaken and waiters are guarded by ac->lock. $(hint)"
+	clean
+	expect delivered 200 "futures handed out in all"
+}
+
+@test "[01-as-completed] stopping early is safe: freeing it after the first future, while the others still run" {
+	run_prog 20 as_completed_probe --case early-free
+	clean
+	expect took 0 "the future that finished first comes out first"
+	expect finished 4 "the other futures still finish normally after as_completed_free()"
+}
+
+# ---------------------------------------------------------------------------
+# Real I/O on the executor: libcurl downloads (download_demo) and sqlite3
+# queries (db_queries).  The downloads come from the loopback server
+# (tests/fixtures/httpd.c), which every test that starts it stops in teardown.
+
+teardown() {
+	server_stop
+}
+
+# The table row of file $1: "# result status bytes fnv1a time s url [error]".
+row() {
+	printf '%s\n' "$output" | awk -v i="$1" '$1 == i && ($2 == "ok" || $2 == "FAILED")'
+}
+
+# field FILE N: field N of file FILE's row.
+field() {
+	row "$1" | awk -v n="$2" '{ print $n }'
+}
+
+# The indexes of the table's rows, in the order printed, on one line.
+row_order() {
+	printf '%s\n' "$output" | awk '$2 == "ok" || $2 == "FAILED" { printf "%s ", $1 }'
+}
+
+# The server's own FNV-1a of a body, from its X-Checksum header.
+checksum() {
+	timeout 10 curl -sSI "$1" | tr -d '\r' |
+		awk 'tolower($1) == "x-checksum:" { print $2 }'
+}
+
+# expect_file FILE URL SIZE: file FILE came back whole, in its own row.
+expect_file() {
+	local want
+	want=$(checksum "$2")
+	[ "$(field "$1" 2)" = ok ] && [ "$(field "$1" 3)" = 200 ] &&
+		[ "$(field "$1" 4)" = "$3" ] && [ "$(field "$1" 5)" = "$want" ] &&
+		[ "$(field "$1" 8)" = "$2" ] && return 0
+	flunk "file $1 should be ok, 200, $3 bytes, fnv1a $want, $2; got:" "$(row "$1")"
+}
+
+# expect_failed FILE PATTERN: file FILE failed and its row matches PATTERN.
+expect_failed() {
+	# shellcheck disable=SC2053  # $2 is a glob pattern on purpose
+	[ "$(field "$1" 2)" = FAILED ] && [[ $(row "$1") == $2 ]] && return 0
+	flunk "file $1 should have failed with '$2'; got:" "$(row "$1")"
+}
+
+# The pid download_demo printed for the server it started.
+demo_server_pid() {
+	sed -n 's/^Started the loopback server .* (pid \([0-9]*\)).*/\1/p'
+}
+
+# Set DEAD_PORT to a port that refuses connections: that of a stopped server.
+find_refused_port() {
+	server_start || return 1
+	DEAD_PORT=$SERVER_PORT
+	server_stop || return 1
+	if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$DEAD_PORT" 2>/dev/null; then
+		skip "port $DEAD_PORT was taken again before the test could use it"
+	fi
+}
+
+# ----------------------------------------------------------- download_demo
+
+@test "download_demo fetches every URL whole, with its size and checksum, in input order" {
+	server_start
+	local sizes=(0 1 17 1000 65536 300000) urls=() i total=0
+	for i in "${sizes[@]}"; do
+		urls+=("$SERVER_URL/file?size=$i")
+		total=$((total + i))
+	done
+	run_prog 30 download_demo "${urls[@]}"
+	assert_clean_exit
+	[ "$(row_order)" = "0 1 2 3 4 5 " ] || flunk "rows out of order: $(row_order)" "$output"
+	for i in "${!sizes[@]}"; do
+		expect_file "$i" "${urls[i]}" "${sizes[i]}"
+	done
+	[ "$(value files)" = 6 ] && [ "$(value ok)" = 6 ] && [ "$(value failed)" = 0 ] ||
+		flunk "summary should count 6 ok, 0 failed:" "$output"
+	[ "$(value bytes)" = "$total" ] || flunk "bytes should total $total: $(value bytes)"
+}
+
+@test "download_demo lists files in input order even when later ones finish first" {
+	server_start
+	local urls=("$SERVER_URL/file?size=10&delay_ms=600" "$SERVER_URL/file?size=20&delay_ms=300"
+		"$SERVER_URL/file?size=30")
+	run_prog 30 download_demo "${urls[@]}"
+	assert_clean_exit
+	# The log shows the finishing order; the table must not follow it.
+	local done_order
+	done_order=$(printf '%s\n' "$output" | sed -n 's/.*: Download \([0-9]\) complete!$/\1/p' | tr -d '\n')
+	[ "$done_order" = 210 ] || flunk "file 2 should finish first and file 0 last: $done_order"
+	[ "$(row_order)" = "0 1 2 " ] || flunk "rows out of order: $(row_order)"
+	expect_file 0 "${urls[0]}" 10
+	expect_file 2 "${urls[2]}" 30
+}
+
+@test "download_demo reports each failure for its own file while the others succeed" {
+	find_refused_port
+	server_start
+	local urls=("$SERVER_URL/file?size=1000"
+		"http://127.0.0.1:$DEAD_PORT/file"
+		"$SERVER_URL/hang"
+		"$SERVER_URL/status/404"
+		"$SERVER_URL/truncate?size=1000"
+		"$SERVER_URL/reset"
+		"$SERVER_URL/file?size=5000")
+	run_prog 30 download_demo --timeout-ms 300 "${urls[@]}"
+	assert_status 1
+	[ -z "$stderr" ] || flunk "a failed download is not an error of the program:" "$stderr"
+	expect_file 0 "${urls[0]}" 1000
+	expect_file 6 "${urls[6]}" 5000
+	expect_failed 1 "*[Cc]onnect*"
+	expect_failed 2 "*[Tt]imed out*"
+	expect_failed 3 "*HTTP status 404"
+	[ "$(field 3 3)" = 404 ] || flunk "the 404 should show its status: $(row 3)"
+	expect_failed 4 "*remaining*"
+	[ "$(field 4 4)" = 500 ] || flunk "the truncated body stops at 500 bytes: $(row 4)"
+	[ "$(field 4 5)" = - ] || flunk "a truncated body gets no checksum: $(row 4)"
+	expect_failed 5 "*[Rr]eset*"
+	[ "$(value ok)" = 2 ] && [ "$(value failed)" = 5 ] || flunk "expected ok=2 failed=5:" "$output"
+	# The hung transfer gave up after its own timeout, no sooner.
+	assert_between "$(field 2 6)" 0.3 "$(awk -v s="$(slack 2)" 'BEGIN { print 0.3 + s }')" "seconds on /hang"
+	printf '%s\n' "$output" | grep -qE '^\[\+[0-9.]+s\] Thread-[123]: Download 3 failed: HTTP status 404$' ||
+		flunk "the failure should be logged by the worker that met it:" "$output"
+}
+
+@test "download_demo: 5 downloads of 0.5 s on 3 workers take about 1.0 s, not 2.5 s" {
+	server_start
+	local urls=() i
+	for i in 1 2 3 4 5; do
+		urls+=("$SERVER_URL/file?size=$((i * 7000))&delay_ms=500")
+	done
+	run_prog 30 download_demo "${urls[@]}"
+	assert_clean_exit
+	assert_between "$(value elapsed)" 1.0 "$(slack 1.5)" "elapsed seconds"
+	assert_at_least "$(value sequential)" 2.5 "the downloads' own times added up"
+	printf '%s\n' "$output" | grep -qE '^5 files, 5 ok, 0 failed, 105000 bytes in [0-9.]+ s \(ideal [0-9.]+ s with 3 workers; [0-9.]+ s one at a time\)$' ||
+		flunk "missing the summary line:" "$output"
+}
+
+@test "download_demo never runs more than --workers downloads at once, and that many at some point" {
+	server_start
+	local urls=() i
+	for i in 1 2 3 4 5 6; do
+		urls+=("$SERVER_URL/file?size=$i&delay_ms=200")
+	done
+	run_prog 30 download_demo --workers 2 --trace "${urls[@]}"
+	assert_clean_exit
+	[ "$(spans | wc -l)" -eq 6 ] || flunk "expected 6 spans:" "$output"
+	[ "$(max_overlap)" -eq 2 ] || flunk "at most 2 at once, and 2 at some point; saw $(max_overlap)"
+	[ "$(worker_count)" -eq 2 ] || flunk "expected 2 worker threads, saw $(worker_count)"
+}
+
+@test "download_demo: every download logs its start and its end from a worker named Thread-N" {
+	server_start
+	run_prog 30 download_demo --workers 2 "$SERVER_URL/file" "$SERVER_URL/file?size=1" "$SERVER_URL/status/500"
+	assert_status 1
+	local i
+	for i in 0 1 2; do
+		printf '%s\n' "$output" | grep -qE "^\[\+[0-9.]+s\] Thread-[12]: Starting download $i\.\.\.$" ||
+			flunk "no start line for download $i:" "$output"
+	done
+	for i in 0 1; do
+		printf '%s\n' "$output" | grep -qE "^\[\+[0-9.]+s\] Thread-[12]: Download $i complete!$" ||
+			flunk "no completion line for download $i:" "$output"
+	done
+	printf '%s\n' "$output" | grep -qE '^\[\+[0-9.]+s\] Thread-[12]: Download 2 failed: HTTP status 500$' ||
+		flunk "no failure line for download 2:" "$output"
+}
+
+@test "download_demo --timeline draws one row per worker thread" {
+	server_start
+	run_prog 30 download_demo --timeline "$SERVER_URL/file?delay_ms=100" \
+		"$SERVER_URL/file?delay_ms=100" "$SERVER_URL/file?delay_ms=100"
+	assert_clean_exit
+	local w
+	for w in Thread-1 Thread-2 Thread-3; do
+		printf '%s\n' "$output" | grep -qE "^$w +\|.*\|$" || flunk "no chart row for $w:" "$output"
+	done
+}
+
+@test "download_demo with no URL starts its own server, fetches the guide's 5 files in about 1.0 s, and stops it" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	run_prog 60 download_demo
+	assert_clean_exit
+	[ "$(value files)" = 5 ] && [ "$(value ok)" = 5 ] || flunk "expected 5 files, all ok:" "$output"
+	assert_between "$(value elapsed)" 1.0 "$(slack 1.5)" "elapsed seconds"
+	local pid httpd
+	pid=$(printf '%s\n' "$output" | demo_server_pid)
+	[ -n "$pid" ] || flunk "the demo should say which server it started:" "$output"
+	[[ $output == *"Stopped the loopback server (pid $pid)"* ]] || flunk "no line saying the server stopped"
+	! kill -0 "$pid" 2>/dev/null || flunk "the server (pid $pid) is still there, running or a zombie"
+	httpd=$(realpath "$WB_FIXTURES/httpd")
+	! pgrep -f -- "$httpd --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
+		flunk "an httpd started by the demo is still running"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "the demo left files behind:" "$(ls -AR "$TMPDIR")"
+}
+
+@test "download_demo stopped by Ctrl-C (SIGINT) or SIGTERM mid-run still stops and reaps its server" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local sig out err pid srv i status
+	for sig in INT TERM; do
+		# Fresh files: the shell truncates a reused one only once the job runs.
+		out=$BATS_TEST_TMPDIR/out.$sig err=$BATS_TEST_TMPDIR/err.$sig
+		"$(prog download_demo)" >"$out" 2>"$err" 3>&- &
+		pid=$!
+		for ((i = 0; i < 200; i++)); do
+			grep -qs 'Starting download' "$out" && break
+			sleep 0.05
+		done
+		srv=$(demo_server_pid <"$out")
+		kill -s "$sig" "$pid"
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" ${srv:+"$srv"}
+			flunk "download_demo did not exit within 10 s of SIG$sig"
+		fi
+		status=0
+		wait "$pid" || status=$?
+		[ -n "$srv" ] || flunk "the demo never said which server it started:" "$(cat "$out")"
+		[ "$status" -eq $((128 + $(kill -l "$sig"))) ] ||
+			flunk "SIG$sig should end the demo as that signal does; exit status $status" "$(cat "$err")"
+		[ ! -s "$err" ] || flunk "unexpected stderr after SIG$sig:" "$(cat "$err")"
+		! kill -0 "$srv" 2>/dev/null || flunk "after SIG$sig the server (pid $srv) is still there"
+		[ -z "$(ls -A "$TMPDIR")" ] || flunk "after SIG$sig the demo left files behind:" "$(ls -AR "$TMPDIR")"
+	done
+}
+
+@test "download_demo rejects bad input with one line on stderr and status 2" {
+	local bad
+	for bad in "--workers 0" "--workers 257" "--workers abc" "--timeout-ms 0" \
+		"--timeout-ms 1.5" "--timeout-ms 99999999999999999999" "--bogus" "--workers" \
+		"ftp://127.0.0.1/file" "127.0.0.1/file" "https://127.0.0.1/file"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 5 download_demo $bad
+		assert_usage_error download_demo || flunk "for: download_demo $bad"
+	done
+}
+
+@test "download_demo --help lists every option and exits 0" {
+	run_prog 5 download_demo --help
+	assert_clean_exit
+	[[ ${lines[0]} == "usage: download_demo "* ]] || flunk "first line: ${lines[0]}"
+	local opt
+	for opt in --workers --timeout-ms --timeline --trace --help; do
+		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
+	done
+}
+
+# -------------------------------------------------------------- db_queries
+
+@test "db_queries gets the same answer to every query one after another and on the pool" {
+	run_prog 120 db_queries --rows 20000 --queries 7
+	assert_clean_exit
+	[ "$(value results_match)" = 1 ] || flunk "the two runs disagree:" "$output"
+	[ "$(value queries)" = 7 ] || flunk "expected queries=7: $output"
+	[[ $output != *MISMATCH* ]] || flunk "$output"
+	local i
+	for i in 0 1 2 3 4 5 6; do
+		printf '%s\n' "$output" | grep -qE "^ +$i  " || flunk "no result row for query $i:" "$output"
+	done
+	assert_at_least "$(value sequential)" 0 "sequential seconds"
+	assert_at_least "$(value pooled)" 0 "pooled seconds"
+}
+
+@test "db_queries lends each running task its own connection: never more connections than workers" {
+	run_prog 120 db_queries --rows 5000 --queries 12 --workers 2
+	assert_clean_exit
+	local opened
+	opened=$(value connections)
+	[ "$opened" -ge 1 ] && [ "$opened" -le 2 ] || flunk "opened $opened connections for 2 workers"
+	# Every pooled query is logged by a worker with the connection it used.
+	[ "$(printf '%s\n' "$output" | grep -cE '^\[\+[0-9.]+s\] Thread-[12]: query [0-9]+ on connection [12]: ')" -eq 12 ] ||
+		flunk "expected 12 query lines from Thread-1/2 on connection 1/2:" "$output"
+}
+
+@test "db_queries deletes its temporary database at exit" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	run_prog 120 db_queries --rows 5000
+	assert_clean_exit
+	[[ $output == *"Built $TMPDIR/db_queries."*"/orders.db"* ]] ||
+		flunk "the database should be built under TMPDIR:" "$output"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+}
+
+@test "db_queries deletes its temporary database when stopped by Ctrl-C (SIGINT)" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local pid i status=0
+	# Enough rows that building alone takes a while.
+	"$(prog db_queries)" --rows 5000000 >/dev/null 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	pid=$!
+	for ((i = 0; i < 200; i++)); do
+		compgen -G "$TMPDIR/db_queries.*/orders.db" >/dev/null && break
+		sleep 0.05
+	done
+	kill -INT "$pid"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; flunk "db_queries ignored SIGINT"; }
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ] || flunk "SIGINT should end db_queries as SIGINT does; exit status $status"
+	[ ! -s "$BATS_TEST_TMPDIR/err" ] || flunk "unexpected stderr:" "$(cat "$BATS_TEST_TMPDIR/err")"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+}
+
+@test "db_queries --db keeps the database it builds and will not overwrite an existing file" {
+	local db=$BATS_TEST_TMPDIR/kept.db
+	run_prog 120 db_queries --rows 1000 --db "$db"
+	assert_clean_exit
+	[ -s "$db" ] || flunk "--db $db should be kept"
+	run_prog 10 db_queries --rows 1000 --db "$db"
+	assert_usage_error db_queries
+}
+
+@test "db_queries rejects bad input with one line on stderr and status 2" {
+	local bad
+	for bad in "--workers 0" "--workers 257" "--queries 0" "--queries 101" "--queries x" \
+		"--rows 0" "--rows abc" "--rows 99999999999999999999" "--bogus" "--db" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 5 db_queries $bad
+		assert_usage_error db_queries || flunk "for: db_queries $bad"
+	done
+}
+
+@test "db_queries --help lists every option and exits 0" {
+	run_prog 5 db_queries --help
+	assert_clean_exit
+	[[ ${lines[0]} == "usage: db_queries "* ]] || flunk "first line: ${lines[0]}"
+	local opt
+	for opt in --workers --queries --rows --db --help; do
+		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
+	done
+}

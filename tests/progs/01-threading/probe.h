@@ -1,0 +1,149 @@
+/*
+ * probe.h - small helpers shared by chapter 01's test drivers.
+ *
+ * The drivers print facts as "key=value" and leave the judging to
+ * tests/01-threading.bats.  They must not hang on an unfinished exercise,
+ * so every wait here has a time limit.
+ */
+#ifndef WB_PROBE_H
+#define WB_PROBE_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "args.h"
+#include "check.h"
+#include "clock.h"
+#include "executor.h"
+
+/* How long a gate may stay shut before a driver gives up on it. */
+#define GATE_LIMIT_MS 5000
+
+/* "0", "-ETIMEDOUT", ...: the codes the executor's contract names. */
+static inline const char *errname(int rc)
+{
+	switch (rc) {
+	case 0: return "0";
+	case -ETIMEDOUT: return "-ETIMEDOUT";
+	case -ECANCELED: return "-ECANCELED";
+	case -ESHUTDOWN: return "-ESHUTDOWN";
+	case -EBUSY: return "-EBUSY";
+	case -EALREADY: return "-EALREADY";
+	case -EDEADLK: return "-EDEADLK";
+	case -EINVAL: return "-EINVAL";
+	case -ENOMEM: return "-ENOMEM";
+	case -ENOSYS: return "-ENOSYS";
+	case -EIO: return "-EIO";
+	case -EPERM: return "-EPERM";
+	}
+	return "other";
+}
+
+static inline struct executor *probe_executor(int workers, const char *prefix)
+{
+	struct executor *ex;
+	int rc = executor_new(&ex, workers, prefix);
+
+	if (rc)
+		die("executor_new: %s", executor_strerror(rc));
+	return ex;
+}
+
+static inline struct future *probe_submit(struct executor *ex,
+					  executor_task_fn *fn, void *arg)
+{
+	struct future *f;
+	int rc = executor_submit(ex, fn, arg, &f);
+
+	if (rc)
+		die("executor_submit: %s", executor_strerror(rc));
+	return f;
+}
+
+/* A gate: shut until opened, then open for good.  Waits are bounded. */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	bool open;
+};
+
+static inline void gate_init(struct gate *g)
+{
+	PT_CHECK(pthread_mutex_init(&g->lock, NULL));
+	PT_CHECK(clk_cond_init(&g->cv));
+	g->open = false;
+}
+
+static inline void gate_destroy(struct gate *g)
+{
+	PT_CHECK(pthread_cond_destroy(&g->cv));
+	PT_CHECK(pthread_mutex_destroy(&g->lock));
+}
+
+static inline void gate_open(struct gate *g)
+{
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	g->open = true;
+	PT_CHECK(pthread_cond_broadcast(&g->cv));
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+}
+
+/* Wait until @g opens: true, or false after @ms milliseconds. */
+static inline bool gate_wait_ms(struct gate *g, long ms)
+{
+	struct timespec until = clk_timespec(clk_deadline_ms(ms));
+	int rc = 0;
+	bool open;
+
+	PT_CHECK(pthread_mutex_lock(&g->lock));
+	while (!g->open && rc != ETIMEDOUT) {
+		rc = pthread_cond_timedwait(&g->cv, &g->lock, &until);
+		if (rc != 0 && rc != ETIMEDOUT)
+			pt_fail(rc, "pthread_cond_timedwait", __FILE__, __LINE__);
+	}
+	open = g->open;
+	PT_CHECK(pthread_mutex_unlock(&g->lock));
+	return open;
+}
+
+static inline bool gate_wait(struct gate *g)
+{
+	return gate_wait_ms(g, GATE_LIMIT_MS);
+}
+
+/*
+ * The whole main() of a driver whose only option is --case NAME: run the
+ * case of that name.  @names is NULL-terminated; @run matches it.
+ */
+static inline int probe_main(int argc, char **argv, const char *const names[],
+			     void (*const run[])(void))
+{
+	enum { OPT_CASE = 1, OPT_HELP };
+	static const struct option opts[] = {
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int which = -1, c;
+
+	wb_init(argv[0]);
+	while ((c = arg_next(argc, argv, opts)) != -1) {
+		switch (c) {
+		case OPT_CASE:
+			which = arg_choice("--case", optarg, names);
+			break;
+		case OPT_HELP:
+			printf("usage: %s --case NAME\n", wb_progname());
+			return 0;
+		}
+	}
+	arg_no_operands(argc, argv);
+	if (which < 0)
+		usage_error("--case is required");
+	run[which]();
+	return 0;
+}
+
+#endif
