@@ -241,6 +241,16 @@ futures_demo_output() {
 	done
 }
 
+@test "[01-pool] a batch queued at once (map) wakes enough idle workers to run it all together" {
+	# map queues its tasks in one step; if that wakes only one idle worker,
+	# the batch runs one task at a time on an otherwise idle pool.
+	run_prog 20 threading_demo --tasks 3 --workers 3 --delay-ms 300 --trace
+	clean
+	[ "$(max_overlap)" -eq 3 ] ||
+		flunk "3 tasks queued at once on 3 idle workers ran at most $(max_overlap) at a time:" \
+			"wake one idle worker per new task (up to ex->idle) in executor_submit_many. $(hint)"
+}
+
 @test "[01-pool] submit and map after shutdown fail with -ESHUTDOWN and run nothing" {
 	run_prog 10 pool_probe --case after-shutdown
 	clean
@@ -266,7 +276,8 @@ futures_demo_output() {
 	expect cancelled 4 "the queued tasks are cancelled"
 	expect ecanceled 4 "their result is -ECANCELED"
 	expect callbacks 5 "their done callbacks run"
-	assert_between "$(value elapsed)" 0.1 "$(upto 0.2 0.25)" "seconds in shutdown (the running task's 0.2 s)" || flunk "$(hint)"
+	expect cancel 0 "shutdown(cancel_futures) without wait"
+	assert_between "$(value elapsed)" 0.2 "$(upto 0.2 0.25)" "seconds in shutdown(wait) (the running task's 0.2 s)" || flunk "$(hint)"
 }
 
 @test "[01-pool] shutdown without wait returns at once and the queued tasks still run" {
@@ -302,6 +313,13 @@ futures_demo_output() {
 	clean
 	expect result 0 "the task itself succeeds"
 	expect self_shutdown -EDEADLK "a worker cannot wait for itself"
+}
+
+@test "[01-pool] a task may wait for the shutdown of another executor, even one already joined" {
+	run_prog 10 pool_probe --case other-shutdown
+	clean
+	expect result 0 "the task itself succeeds"
+	expect other_shutdown 0 "waiting for another executor's shutdown is no deadlock"
 }
 
 # --------------------------------------------------------------- 01-timeout

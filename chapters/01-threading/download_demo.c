@@ -225,10 +225,26 @@ static int server_halt(void)
 	int status = -1;
 
 	if (pid > 0) {
+		/*
+		 * Give the server two seconds to go, then insist: a server that
+		 * ignores SIGTERM must not make Ctrl-C hang.  Polling with
+		 * WNOHANG and nanosleep keeps this async-signal-safe.
+		 */
+		struct timespec tick = { 0, 10 * 1000 * 1000 };
+		pid_t got = 0;
+
 		server_pid = 0;
 		(void)kill(pid, SIGTERM);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		for (int i = 0; i < 200 && got == 0; i++) {
+			got = waitpid(pid, &status, WNOHANG);
+			if (got == 0)
+				(void)nanosleep(&tick, NULL);
+		}
+		if (got == 0) {
+			(void)kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+		}
 	}
 	if (server_dir[0]) {
 		(void)unlink(server_port_file);

@@ -118,6 +118,12 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
  * On failure, results[i] holds the result of every task before the first
  * one that failed or was not waited for, and NULL from there on.  @err may
  * be NULL; otherwise it gets "" on success.
+ *
+ * After a failure some tasks may still be running, and map has no future
+ * left to hand back for them: the values in @args must stay valid, and any
+ * result those tasks allocate is the task's to free, until
+ * executor_shutdown(wait) or executor_free() has returned.  (Python's
+ * garbage collector hides this; C does not.)
  */
 int executor_map(struct executor *ex, executor_task_fn *fn,
 		 void *const args[], size_t n, void *results[],
@@ -198,9 +204,11 @@ const char *future_errmsg(struct future *f);
 typedef void future_callback_fn(struct future *f, void *data);
 
 /*
- * Call @fn(@f, @data) once @f is finished; callbacks run in the order they
- * were added.  If @f is already finished, it runs at once, in the calling
- * thread, before this returns.  Returns 0, or -ENOMEM (nothing registered).
+ * Call @fn(@f, @data) once @f is finished.  Callbacks added before @f
+ * finished run in the order they were added.  If @f is already finished,
+ * @fn runs at once, in the calling thread, before this returns - possibly
+ * while the thread that finished @f is still running the earlier ones.
+ * Returns 0, or -ENOMEM (nothing registered).
  */
 int future_add_done_callback(struct future *f, future_callback_fn *fn,
 			     void *data);

@@ -231,6 +231,8 @@ int main(int argc, char **argv)
 	wb_init(argv[0]);
 	if (workers < 1)
 		workers = 2;
+	if (workers > EXECUTOR_MAX_WORKERS)
+		workers = EXECUTOR_MAX_WORKERS;
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:

@@ -58,7 +58,8 @@ struct worker {
 struct executor {
 	pthread_mutex_t lock;	/* guards the queue and the flags below */
 	pthread_cond_t work_cv;	/* work arrived, or shutdown began */
-	struct future *head, *tail;	/* FIFO of queued futures */
+	/* FIFO of queued futures; tail is NULL exactly when head is. */
+	struct future *head, *tail;
 	int idle;		/* workers blocked on work_cv */
 	bool shutdown;		/* no more submissions */
 

@@ -46,7 +46,7 @@ int executor_map(struct executor *ex, executor_task_fn *fn,
 	if (n == 0)
 		return 0;
 
-	fs = malloc(n * sizeof(*fs));
+	fs = calloc(n, sizeof(*fs));
 	if (!fs)
 		return -ENOMEM;
 	rc = executor_submit_many(ex, fn, args, n, fs);

@@ -19,6 +19,14 @@
 #include "log.h"
 
 /*
+ * The executor whose worker the calling thread is, or NULL.  It lets
+ * executor_shutdown(wait) notice that it was called from one of the
+ * executor's own tasks (it would wait for itself) without comparing thread
+ * IDs, which the system may hand out again once a thread has been joined.
+ */
+static _Thread_local const struct executor *current_executor;
+
+/*
  * The worker loop.  Returns when the executor is shut down and the queue
  * is empty: a shutdown lets the queued tasks run unless they were
  * cancelled first.
@@ -29,15 +37,17 @@ static void *worker_main(void *arg)
 	struct executor *ex = w->ex;
 
 	log_set_name("%s-%d", ex->name_prefix, w->id);
+	current_executor = ex;
 
 	/*
 	 * TODO(01-pool): the worker loop.  Under ex->lock: while the queue is
 	 * empty and the executor is not shut down, wait on ex->work_cv
 	 * (counting yourself in ex->idle while you wait, so submitters know
 	 * whom to wake).  Then, if the queue is empty the executor is shut
-	 * down: leave the loop.  Otherwise take the head of the queue, release
-	 * the lock, run it with future_run(), drop the queue's reference with
-	 * future_unref(), and go round again.
+	 * down: leave the loop.  Otherwise take the head of the queue (when you
+	 * take the last one, set ex->tail to NULL as well: the queue's
+	 * invariant), release the lock, run it with future_run(), drop the
+	 * queue's reference with future_unref(), and go round again.
 	 */
 	/* >>> solution */
 	PT_CHECK(pthread_mutex_lock(&ex->lock));
@@ -222,11 +232,8 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
 /* Join every worker, once, whichever thread asks first. */
 static int join_workers(struct executor *ex)
 {
-	pthread_t self = pthread_self();
-
-	for (int i = 0; i < ex->nworkers; i++)
-		if (pthread_equal(self, ex->workers[i].thread))
-			return -EDEADLK;
+	if (current_executor == ex)
+		return -EDEADLK;
 
 	PT_CHECK(pthread_mutex_lock(&ex->join_lock));
 	if (!ex->joined) {

@@ -66,7 +66,7 @@ note_abnormal() {
 # No ThreadSanitizer report in $stderr; the report is shown otherwise.
 assert_no_race() {
 	[[ ${stderr:-} != *"ThreadSanitizer"* ]] && [ "$status" -ne 66 ] && return 0
-	flunk "ThreadSanitizer found a data race: $1" "${stderr:0:3000}"
+	flunk "ThreadSanitizer reported an error (a data race, or memory used after it was freed): $1" "${stderr:0:3000}"
 }
 
 # Fail the current test with a message (bats prints it under the test).

@@ -10,6 +10,7 @@
  *   two-executors    shutting one down leaves the other working
  *   idle-free        idle workers wait for work; idle, they exit at once
  *   self-shutdown    a task asks its own executor to shut down and wait
+ *   other-shutdown   a task asks another, already joined executor to do so
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct sleeper {
 	atomic_int *in_flight, *max_in_flight;
 	atomic_int ran;
 	struct gate *started;	/* opened when it starts, if set */
+	struct gate *hold;	/* if set, waited for before sleeping */
 	struct executor *ex;	/* for self-shutdown */
 	int shutdown_rc;
 	char worker[32];
@@ -42,6 +44,8 @@ static int sleeper_task(void *arg, void **result, char *err, size_t errlen)
 	snprintf(s->worker, sizeof(s->worker), "%s", log_name());
 	if (s->started)
 		gate_open(s->started);
+	if (s->hold && !gate_wait(s->hold))
+		die("a held task was never released");
 	if (s->in_flight) {
 		int now = atomic_fetch_add(s->in_flight, 1) + 1;
 		int seen = atomic_load(s->max_in_flight);
@@ -179,27 +183,36 @@ static void count_callback(struct future *f, void *data)
 	atomic_fetch_add((atomic_int *)data, 1);
 }
 
+/*
+ * One worker, five tasks: the first is running (held on a gate, so that no
+ * scheduling delay can let the second start) when shutdown(cancel_futures)
+ * comes; the four queued behind it must be cancelled.
+ */
 static void case_cancel_futures(void)
 {
 	struct executor *ex = probe_executor(1, "worker");
 	struct sleeper *s = sleepers(5, 200);
-	struct gate started;
+	struct gate started, release;
 	struct future **fs;
 	atomic_int callbacks;
 	int64_t t0;
 	double elapsed;
-	int rc, done = 0, cancelled = 0, ecanceled = 0;
+	int rc, rc_cancel, done = 0, cancelled = 0, ecanceled = 0;
 
 	gate_init(&started);
+	gate_init(&release);
 	atomic_init(&callbacks, 0);
+	s[0].hold = &release;
 	fs = queue_sleepers(ex, s, 5, &started);
 	for (int i = 0; i < 5; i++)
 		if (future_add_done_callback(fs[i], count_callback, &callbacks))
 			die("future_add_done_callback failed");
 	if (!gate_wait(&started))
 		die("the first task never started");
+	rc_cancel = executor_shutdown(ex, false, true);
+	gate_open(&release);
 	t0 = clk_now_ns();
-	rc = executor_shutdown(ex, true, true);
+	rc = executor_shutdown(ex, true, false);
 	elapsed = clk_since(t0);
 	for (int i = 0; i < 5; i++) {
 		done += future_state(fs[i]) == FUTURE_DONE;
@@ -207,10 +220,11 @@ static void case_cancel_futures(void)
 		ecanceled += future_result(fs[i], 0, NULL) == -ECANCELED;
 		future_unref(fs[i]);
 	}
-	printf("shutdown=%s elapsed=%.3f ran=%d done=%d cancelled=%d ecanceled=%d callbacks=%d\n",
-	       errname(rc), elapsed, total_ran(s, 5), done, cancelled,
-	       ecanceled, atomic_load(&callbacks));
+	printf("shutdown=%s cancel=%s elapsed=%.3f ran=%d done=%d cancelled=%d ecanceled=%d callbacks=%d\n",
+	       errname(rc), errname(rc_cancel), elapsed, total_ran(s, 5), done,
+	       cancelled, ecanceled, atomic_load(&callbacks));
 	executor_free(ex);
+	gate_destroy(&release);
 	gate_destroy(&started);
 	free(fs);
 	free(s);
@@ -314,6 +328,33 @@ static void case_self_shutdown(void)
 	free(s);
 }
 
+/*
+ * A task of executor B waits for the shutdown of executor A, whose workers
+ * were joined before B's were created - so the system may have given B's
+ * worker the thread ID one of A's had.  That is no deadlock.
+ */
+static void case_other_shutdown(void)
+{
+	struct executor *a = probe_executor(1, "old");
+	struct executor *b;
+	struct sleeper *s = sleepers(1, 0);
+	struct future *f;
+	int rc;
+
+	executor_shutdown(a, true, false);
+	b = probe_executor(1, "new");
+	s->ex = a;
+	s->shutdown_rc = 1;
+	f = probe_submit(b, sleeper_task, s);
+	rc = future_result(f, 10000, NULL);
+	printf("result=%s other_shutdown=%s\n", errname(rc),
+	       s->shutdown_rc == 1 ? "none" : errname(s->shutdown_rc));
+	future_unref(f);
+	executor_free(b);
+	executor_free(a);
+	free(s);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_CASE = 1, OPT_TASKS, OPT_WORKERS, OPT_DELAY, OPT_TRACE,
@@ -330,7 +371,7 @@ int main(int argc, char **argv)
 	static const char *const cases[] = {
 		"in-flight", "after-shutdown", "shutdown-waits",
 		"cancel-futures", "no-wait", "two-executors", "idle-free",
-		"self-shutdown", NULL,
+		"self-shutdown", "other-shutdown", NULL,
 	};
 	long tasks = 12, workers = 3, ms = 100;
 	bool trace = false;
@@ -373,6 +414,7 @@ int main(int argc, char **argv)
 	case 5: case_two_executors(); break;
 	case 6: case_idle_free(); break;
 	case 7: case_self_shutdown(); break;
+	case 8: case_other_shutdown(); break;
 	}
 	return 0;
 }

@@ -56,14 +56,22 @@ static void submit_share(struct stress *st, int index)
 			fs[k++] = f;
 		}
 	}
+	/*
+	 * One deadline for all the waits: a broken pool that loses tasks then
+	 * shows up as wrong results within a minute, not as one 10 s wait per
+	 * lost task.
+	 */
+	int64_t deadline = clk_deadline_ms(60000);
+
 	k = 0;
 	for (size_t i = (size_t)index; i < st->tasks; i += (size_t)st->submitters, k++) {
 		void *value = NULL;
+		int64_t left_ms = (deadline - clk_now_ns()) / CLK_NS_PER_MS;
 		int rc;
 
 		if (!fs[k])
 			continue;
-		rc = future_result(fs[k], 10000, &value);
+		rc = future_result(fs[k], left_ms > 0 ? left_ms : 0, &value);
 		if (rc != 0 || value != &st->runs[i])
 			atomic_fetch_add(&st->wrong, 1);
 		future_unref(fs[k]);
