@@ -216,7 +216,8 @@ static void scene_shutdown(long unit)
 		die_errno(errno, "sem_init");
 	printf("== 5. shutdown(wait, cancel_futures) with one worker and 5 tasks\n");
 	for (int i = 0; i < 5; i++) {
-		jobs[i] = (struct job){ .name = "job", .ms = unit,
+		/* The first job runs long enough for main to shut down meanwhile. */
+		jobs[i] = (struct job){ .name = "job", .ms = i == 0 ? 3 * unit : unit,
 					.started = i == 0 ? &started : NULL };
 		fs[i] = submit(ex, &jobs[i]);
 	}
