@@ -811,6 +811,22 @@ find_refused_port() {
 	assert_at_least "$(value pooled)" 0 "pooled seconds"
 }
 
+@test "db_queries' answers agree with the sqlite3 command-line shell on the same file" {
+	command -v sqlite3 >/dev/null || skip "the sqlite3 command-line shell is not installed"
+	local db=$BATS_TEST_TMPDIR/orders.db want got
+	run_prog 120 db_queries --rows 20000 --queries 3 --db "$db"
+	assert_clean_exit
+	# Query 0 with p = 0: orders and revenue with amount in [0, 25000).
+	want=$(sqlite3 "$db" "SELECT COUNT(*), SUM(amount) FROM orders WHERE amount >= 0 AND amount < 25000" | tr '|' ',')
+	got=$(printf '%s\n' "$output" | awk '$1 == 0 && $2 == "orders" { print $NF }')
+	[ -n "$want" ] && [ "$got" = "$want" ] || flunk "query 0: got '$got', the shell says '$want'"
+	# Query 2 with p = 0: the top 3 customers by revenue, weekday != 0.
+	want=$(sqlite3 "$db" "SELECT customer, SUM(amount) AS t FROM orders WHERE day % 7 != 0 GROUP BY customer ORDER BY t DESC, customer LIMIT 3" |
+		tr '|' ',' | paste -sd ';' | sed 's/;/; /g')
+	got=$(printf '%s\n' "$output" | awk '$1 == 2 && $2 == "top" { sub(/.* s  /, ""); print }')
+	[ -n "$want" ] && [ "$got" = "$want" ] || flunk "query 2: got '$got', the shell says '$want'"
+}
+
 @test "db_queries lends each running task its own connection: never more connections than workers" {
 	run_prog 120 db_queries --rows 5000 --queries 12 --workers 2
 	assert_clean_exit
