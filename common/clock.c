@@ -43,7 +43,12 @@ void clk_sleep_ms(long ms)
 
 int64_t clk_deadline_ms(long ms)
 {
-	return clk_now_ns() + (int64_t)ms * CLK_NS_PER_MS;
+	int64_t now = clk_now_ns();
+
+	/* Saturate instead of overflowing: a huge timeout means "never". */
+	if (ms > (CLK_NEVER - now) / CLK_NS_PER_MS)
+		return CLK_NEVER;
+	return now + (int64_t)ms * CLK_NS_PER_MS;
 }
 
 bool clk_passed(int64_t deadline_ns)

@@ -20,6 +20,9 @@
 #define CLK_NS_PER_MS INT64_C(1000000)
 #define CLK_NS_PER_SEC INT64_C(1000000000)
 
+/* A deadline that never comes; clk_deadline_ms() saturates to it. */
+#define CLK_NEVER INT64_MAX
+
 /* Now, in nanoseconds on CLOCK_MONOTONIC. */
 int64_t clk_now_ns(void);
 
@@ -32,7 +35,10 @@ void clk_sleep_ms(long ms);
 /* Sleep until the absolute monotonic time @deadline_ns. */
 void clk_sleep_until(int64_t deadline_ns);
 
-/* The absolute monotonic time @ms milliseconds from now. */
+/*
+ * The absolute monotonic time @ms milliseconds from now, or CLK_NEVER when
+ * that lies beyond what the clock can count (about 292 years of uptime).
+ */
 int64_t clk_deadline_ms(long ms);
 
 /* True once the monotonic clock has reached @deadline_ns. */

@@ -12,6 +12,12 @@ load helpers/common
 	[ "$(value passed)" = 1 ] || flunk "the deadline had not passed after sleeping to it"
 }
 
+@test "clock: a deadline too far away to count saturates to 'never' instead of overflowing" {
+	run_prog 10 clock_check
+	assert_clean_exit
+	[ "$(value never)" = 1 ] || flunk "clk_deadline_ms(LONG_MAX) did not return CLK_NEVER"
+}
+
 @test "clock: a condition wait on a monotonic deadline times out on time" {
 	run_prog 10 clock_check
 	assert_clean_exit

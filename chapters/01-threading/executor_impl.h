@@ -17,10 +17,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "executor.h"
 
 /* A deadline that never comes: wait without a timeout. */
-#define DEADLINE_NEVER INT64_MAX
+#define DEADLINE_NEVER CLK_NEVER
 
 /* A done callback waiting for its future to finish (a FIFO list). */
 struct future_callback {
@@ -93,7 +94,8 @@ void future_run(struct future *f);
  */
 int future_wait_until(struct future *f, int64_t deadline_ns);
 
-/* The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative. */
+/* The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative
+ * or too far away for the clock to count. */
 int64_t deadline_after_ms(long timeout_ms);
 
 /* -------------------------------------------------- pool.c, for the others */

@@ -4,6 +4,7 @@
  * monotonic deadline.  Prints key=value pairs in seconds for the tests.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -29,6 +30,8 @@ int main(int argc, char **argv)
 	deadline = clk_deadline_ms(150);
 	clk_sleep_until(deadline);
 	printf("until=%.4f passed=%d\n", clk_since(t0), clk_passed(deadline));
+	printf("never=%d\n", clk_deadline_ms(LONG_MAX) == CLK_NEVER &&
+			      clk_deadline_ms(0) != CLK_NEVER);
 
 	PT_CHECK(clk_cond_init(&cv));
 	PT_CHECK(pthread_mutex_lock(&mu));
