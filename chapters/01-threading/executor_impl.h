@@ -94,8 +94,10 @@ void future_run(struct future *f);
  */
 int future_wait_until(struct future *f, int64_t deadline_ns);
 
-/* The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative
- * or too far away for the clock to count. */
+/*
+ * The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative or
+ * too far away for the clock to count.
+ */
 int64_t deadline_after_ms(long timeout_ms);
 
 /* -------------------------------------------------- pool.c, for the others */

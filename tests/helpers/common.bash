@@ -148,9 +148,6 @@ worker_count() {
 skip_unless_san() {
 	[ "$WB_SAN" = "$1" ] || skip "only meaningful under SAN=$1"
 }
-skip_under_san() {
-	[ -z "$WB_SAN" ] || skip "not meaningful under SAN=$WB_SAN"
-}
 skip_under_tsan() {
 	[ "$WB_SAN" != thread ] || skip "deliberately racy: ThreadSanitizer would stop it"
 }
