@@ -1,5 +1,6 @@
 #include "clock.h"
 
+#include <assert.h>
 #include <errno.h>
 
 #include "check.h"
@@ -38,17 +39,21 @@ void clk_sleep_until(int64_t deadline_ns)
 
 void clk_sleep_ms(long ms)
 {
-	clk_sleep_until(clk_deadline_ms(ms));
+	/* Without this, a negative time would become "sleep forever". */
+	if (ms > 0)
+		clk_sleep_until(clk_deadline_ms(ms));
 }
 
-int64_t clk_deadline_ms(long ms)
+int64_t clk_deadline_ms(long timeout_ms)
 {
 	int64_t now = clk_now_ns();
 
-	/* Saturate instead of overflowing: a huge timeout means "never". */
-	if (ms > (CLK_NEVER - now) / CLK_NS_PER_MS)
+	if (timeout_ms < 0)
 		return CLK_NEVER;
-	return now + (int64_t)ms * CLK_NS_PER_MS;
+	/* Saturate instead of overflowing: a huge timeout means "never". */
+	if (timeout_ms > (CLK_NEVER - now) / CLK_NS_PER_MS)
+		return CLK_NEVER;
+	return now + (int64_t)timeout_ms * CLK_NS_PER_MS;
 }
 
 bool clk_passed(int64_t deadline_ns)
@@ -69,4 +74,25 @@ int clk_cond_init(pthread_cond_t *cv)
 		err = pthread_cond_init(cv, &attr);
 	pthread_condattr_destroy(&attr);
 	return err;
+}
+
+int clk_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
+			int64_t deadline_ns)
+{
+	struct timespec until;
+	int err;
+
+	/* Monotonic times are never negative; one that is was never one. */
+	assert(deadline_ns >= 0);
+	if (deadline_ns == CLK_NEVER) {
+		PT_CHECK(pthread_cond_wait(cv, mu));
+		return 0;
+	}
+	until = clk_timespec(deadline_ns);
+	err = pthread_cond_timedwait(cv, mu, &until);
+	if (err == ETIMEDOUT)
+		return -ETIMEDOUT;
+	if (err)
+		pt_fail(err, "pthread_cond_timedwait", __FILE__, __LINE__);
+	return 0;
 }

@@ -4,25 +4,41 @@
 CHAPTER=common
 load helpers/common
 
-@test "clock: a 100 ms sleep lasts at least 100 ms, and not much more" {
+@test "clock: a 100 ms sleep lasts at least 100 ms, and not much more; a negative one returns at once" {
 	run_prog 10 clock_check
 	assert_clean_exit
 	assert_between "$(value sleep)" 0.100 "$(slack 0.150)" "sleep 100 ms"
 	assert_between "$(value until)" 0.150 "$(slack 0.200)" "sleep until a 150 ms deadline"
 	[ "$(value passed)" = 1 ] || flunk "the deadline had not passed after sleeping to it"
+	assert_between "$(value sleep_negative)" 0 "$(slack 0.020)" "clk_sleep_ms(-100)"
 }
 
-@test "clock: a deadline too far away to count saturates to 'never' instead of overflowing" {
+@test "clock: a negative timeout, or one too far away to count, is the deadline CLK_NEVER" {
 	run_prog 10 clock_check
 	assert_clean_exit
-	[ "$(value never)" = 1 ] || flunk "clk_deadline_ms(LONG_MAX) did not return CLK_NEVER"
+	[ "$(value never_huge)" = 1 ] || flunk "clk_deadline_ms(LONG_MAX) did not saturate to CLK_NEVER"
+	[ "$(value never_minus_one)" = 1 ] || flunk "clk_deadline_ms(-1) is not CLK_NEVER (no time limit)"
+	[ "$(value never_negative)" = 1 ] || flunk "clk_deadline_ms(LONG_MIN) is not CLK_NEVER"
+	[ "$(value zero_is_now)" = 1 ] || flunk "clk_deadline_ms(0) is not the present"
+	[ "$(value deadline_ms)" = 1 ] || flunk "clk_deadline_ms(1000) is not 1000 ms from now"
 }
 
-@test "clock: a condition wait on a monotonic deadline times out on time" {
+@test "clock: a timed condition wait on a monotonic deadline times out on time with -ETIMEDOUT" {
 	run_prog 10 clock_check
 	assert_clean_exit
-	[ "$(value timedout)" = 1 ] || flunk "pthread_cond_timedwait did not report ETIMEDOUT"
+	[ "$(value timedout)" = -ETIMEDOUT ] || flunk "clk_cond_wait_until returned $(value timedout) at its deadline"
 	assert_between "$(value timedwait)" 0.120 "$(slack 0.170)" "a 120 ms timed wait"
+	[ "$(value past_rc)" = -ETIMEDOUT ] || flunk "a deadline already passed returned $(value past_rc)"
+	assert_between "$(value past_elapsed)" 0 "$(slack 0.020)" "a wait on a deadline already passed"
+}
+
+@test "clock: one timed condition wait is one wait: a signal ends it with 0 long before its deadline, or with no deadline at all" {
+	run_prog 20 clock_check
+	assert_clean_exit
+	[ "$(value signalled_rc)" = 0 ] || flunk "woken before its deadline, clk_cond_wait_until returned $(value signalled_rc)"
+	assert_between "$(value signalled_elapsed)" 0 "$(slack 1)" "a 5 s wait woken by a signal"
+	[ "$(value never_rc)" = 0 ] || flunk "a wait until CLK_NEVER returned $(value never_rc)"
+	assert_between "$(value never_elapsed)" 0 "$(slack 1)" "a wait until CLK_NEVER woken by a signal"
 }
 
 @test "args: good values are read exactly, extremes of long included" {
