@@ -44,8 +44,17 @@
  *
  * Errors are values: functions return 0 or a negative errno code, and
  * executor_strerror() turns a code into a sentence.  Nothing here prints or
- * exits; only a broken invariant (a pthread call that cannot fail, failing)
- * aborts, through PT_CHECK.  Two executors share nothing.
+ * exits; only a broken invariant (a pthread call that cannot fail, failing,
+ * or an assert() about the queue, a lock or a count) aborts.  Two
+ * executors share nothing.
+ *
+ * Where the code is: the executor is this chapter's four exercises, in
+ * solutions/01-threading/ (the finished files; exercises/01-threading/
+ * holds the learner's): pool.c (the queue, the workers, new, submit,
+ * shutdown, free), future.c (the future_* calls), map.c (executor_map)
+ * and as_completed.c (as_completed_*).  They share the private structures
+ * of executor_impl.h.  names.c here holds executor_strerror() and
+ * future_state_name().
  */
 #ifndef WB_EXECUTOR_H
 #define WB_EXECUTOR_H
@@ -105,8 +114,8 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
  * Run @fn over the @n values of @args, at most max_workers at a time, and
  * store each task's result in @results in INPUT order, whatever order the
  * tasks finish in.  Blocks until every task finished, or until @timeout_ms
- * milliseconds after the call (-1: no limit).  The timeout covers the whole
- * call, as in Python's Executor.map, not each task.
+ * milliseconds after the call (negative: no limit).  The timeout covers the
+ * whole call, as in Python's Executor.map, not each task.
  *
  * Returns 0 when every task succeeded.  Otherwise the tasks that have not
  * started yet are cancelled, tasks already running are left to finish on
@@ -158,7 +167,7 @@ const char *executor_strerror(int err);
 
 /*
  * Wait until @f is finished, or until @timeout_ms milliseconds have passed
- * (-1: no limit; 0: do not wait), then report how it ended:
+ * (negative: no limit; 0: do not wait), then report how it ended:
  *	0		DONE, the task succeeded; *@result (if non-NULL) is set;
  *	-ETIMEDOUT	still PENDING or RUNNING when the time was up; the task
  *			is not affected and the caller may wait again;
@@ -232,8 +241,9 @@ struct as_completed;
 
 /*
  * Watch the @n futures in @fs.  The overall deadline is @timeout_ms
- * milliseconds from now (-1: none), as with Python's as_completed(fs,
- * timeout).  Returns 0 and the object in *@out, or -EINVAL, -ENOMEM.
+ * milliseconds from now (negative: none), as with Python's
+ * as_completed(fs, timeout).  Returns 0 and the object in *@out, or
+ * -EINVAL, -ENOMEM.
  */
 int as_completed_new(struct as_completed **out, struct future *const fs[],
 		     size_t n, long timeout_ms);

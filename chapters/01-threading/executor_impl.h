@@ -17,11 +17,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "check.h"
 #include "clock.h"
 #include "executor.h"
-
-/* A deadline that never comes: wait without a timeout. */
-#define DEADLINE_NEVER CLK_NEVER
 
 /* A done callback waiting for its future to finish (a FIFO list). */
 struct future_callback {
@@ -34,7 +32,6 @@ struct future {
 	pthread_mutex_t lock;	/* guards every field up to refs */
 	pthread_cond_t done_cv;	/* broadcast when the future finishes */
 	enum future_state state;
-	int waiters;		/* threads blocked on done_cv */
 	int error;		/* DONE: the task's code; CANCELLED: -ECANCELED */
 	void *result;		/* DONE with error 0: what the task stored */
 	char *errmsg;		/* DONE with error: a copy of its message, or NULL */
@@ -73,13 +70,28 @@ struct executor {
 	char name_prefix[16];
 };
 
+/*
+ * For assert(): whether @mu is locked.  It cannot tell by whom, but it
+ * catches the usual mistake, a function that expects its caller to hold
+ * the lock called without it.
+ */
+static inline bool mutex_held(pthread_mutex_t *mu)
+{
+	if (pthread_mutex_trylock(mu) != 0)
+		return true;
+	PT_CHECK(pthread_mutex_unlock(mu));
+	return false;
+}
+
 /* ------------------------------------------------ future.c, for the others */
 
 /*
- * A new PENDING future for @fn(@arg) with @refs references (one for the
- * submitter, one for the queue).  NULL when out of memory.
+ * A new PENDING future for @fn(@arg), with one reference, in *@out.
+ * Returns 0, or -ENOMEM (or another -errno from pthread) and leaves *@out
+ * alone.  Whoever hands the future on takes a reference for the taker with
+ * future_ref().
  */
-struct future *future_new(executor_task_fn *fn, void *arg, int refs);
+int future_new(struct future **out, executor_task_fn *fn, void *arg);
 
 /*
  * Run @f's task in the calling worker: PENDING -> RUNNING -> DONE, then
@@ -90,15 +102,10 @@ void future_run(struct future *f);
 
 /*
  * Block until @f is finished or the monotonic clock reaches @deadline_ns
- * (DEADLINE_NEVER: no limit).  Returns 0 (finished) or -ETIMEDOUT.
+ * (CLK_NEVER: no limit; see clk_deadline_ms()).  Returns 0 (finished) or
+ * -ETIMEDOUT.
  */
 int future_wait_until(struct future *f, int64_t deadline_ns);
-
-/*
- * The deadline @timeout_ms from now: DEADLINE_NEVER when it is negative or
- * too far away for the clock to count.
- */
-int64_t deadline_after_ms(long timeout_ms);
 
 /* -------------------------------------------------- pool.c, for the others */
 

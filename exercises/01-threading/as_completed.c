@@ -13,21 +13,19 @@
  * can still be running), so the object is reference counted: the caller
  * holds one reference, and each callback not yet fired holds one more.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
-#include "check.h"
-#include "clock.h"
 #include "executor_impl.h"
 
 struct as_completed {
-	pthread_mutex_t lock;	/* guards the fields up to `waiters` */
+	pthread_mutex_t lock;	/* guards the fields up to `ntaken` */
 	pthread_cond_t ready_cv;	/* something was appended to ready[] */
 	struct future **ready;	/* finished futures, in finishing order */
 	size_t nready;		/* appended so far */
-	size_t ntaken;		/* handed out so far */
-	int waiters;		/* threads blocked on ready_cv */
+	size_t ntaken;		/* handed out so far: ntaken <= nready <= n */
 
 	atomic_int refs;
 	size_t n;
@@ -56,8 +54,8 @@ static void on_finished(struct future *f, void *data)
 
 	/*
 	 * TODO(01-as-completed): under ac->lock, append f to ac->ready (at
-	 * index ac->nready) and, if a consumer is waiting (ac->waiters),
-	 * wake one: one future is enough for one consumer.
+	 * index ac->nready) and wake one waiting consumer: one future is
+	 * enough for one consumer.
 	 */
 	(void)f;
 	ac_unref(ac);	/* this callback's reference */
@@ -66,7 +64,7 @@ static void on_finished(struct future *f, void *data)
 int as_completed_new(struct as_completed **out, struct future *const fs[],
 		     size_t n, long timeout_ms)
 {
-	int64_t deadline = deadline_after_ms(timeout_ms);
+	int64_t deadline = clk_deadline_ms(timeout_ms);
 	struct as_completed *ac;
 	int err;
 
@@ -128,12 +126,12 @@ int as_completed_next(struct as_completed *ac, struct future **f)
 	int rc = 0;
 
 	PT_CHECK(pthread_mutex_lock(&ac->lock));
+	assert(ac->ntaken <= ac->nready && ac->nready <= ac->n);
 	/*
 	 * TODO(01-as-completed): while nothing is ready (ntaken == nready)
 	 * and some future is still to come (ntaken < n), wait on ready_cv
-	 * counting yourself in ac->waiters: until ac->deadline with
-	 * pthread_cond_timedwait() (the same absolute deadline every time),
-	 * or without a limit when it is DEADLINE_NEVER.  Then: something
+	 * with clk_cond_wait_until() until ac->deadline (the same deadline
+	 * every time round; CLK_NEVER waits without a limit).  Then: something
 	 * ready -> *f = ready[ntaken++], return 1; all handed out -> 0;
 	 * otherwise the time ran out -> -ETIMEDOUT.
 	 */

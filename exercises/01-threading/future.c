@@ -10,12 +10,11 @@
  * moves forwards (PENDING -> RUNNING -> DONE, or PENDING -> CANCELLED), and
  * settle() is the one place where a future becomes finished.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
-#include "clock.h"
 #include "executor_impl.h"
 
 static bool finished(const struct future *f)
@@ -23,47 +22,55 @@ static bool finished(const struct future *f)
 	return f->state == FUTURE_DONE || f->state == FUTURE_CANCELLED;
 }
 
-struct future *future_new(executor_task_fn *fn, void *arg, int refs)
+int future_new(struct future **out, executor_task_fn *fn, void *arg)
 {
 	struct future *f = malloc(sizeof(*f));
+	int err;
 
 	if (!f)
-		return NULL;
-	if (pthread_mutex_init(&f->lock, NULL) != 0)
+		return -ENOMEM;
+	err = -pthread_mutex_init(&f->lock, NULL);
+	if (err)
 		goto out_free;
 	/* The deadline of a timed wait is on CLOCK_MONOTONIC; so is this cv. */
-	if (clk_cond_init(&f->done_cv) != 0)
+	err = -clk_cond_init(&f->done_cv);
+	if (err)
 		goto out_destroy_lock;
 	f->state = FUTURE_PENDING;
-	f->waiters = 0;
 	f->error = 0;
 	f->result = NULL;
 	f->errmsg = NULL;
 	f->callbacks = NULL;
 	f->callbacks_tail = &f->callbacks;
-	atomic_init(&f->refs, refs);
+	atomic_init(&f->refs, 1);
 	f->fn = fn;
 	f->arg = arg;
 	f->next = NULL;
-	return f;
+	*out = f;
+	return 0;
 
 out_destroy_lock:
 	PT_CHECK(pthread_mutex_destroy(&f->lock));
 out_free:
 	free(f);
-	return NULL;
+	return err;
 }
 
 struct future *future_ref(struct future *f)
 {
+	int old;
+
 	/* Taking a reference needs one already: no ordering to establish. */
-	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	old = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	assert(old > 0);
+	(void)old;	/* read only by the assert */
 	return f;
 }
 
 void future_unref(struct future *f)
 {
 	struct future_callback *cb, *next;
+	int old;
 
 	if (!f)
 		return;
@@ -72,7 +79,9 @@ void future_unref(struct future *f)
 	 * thread that drops the last reference also acquires, so it sees
 	 * every other holder's writes before it frees.
 	 */
-	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+	old = atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel);
+	assert(old > 0);
+	if (old != 1)
 		return;
 	/* One discarded before it was ever queued never ran its callbacks. */
 	for (cb = f->callbacks; cb; cb = next) {
@@ -96,6 +105,7 @@ static void settle(struct future *f, enum future_state state, int error,
 {
 	struct future_callback *cb, *next;
 
+	assert(mutex_held(&f->lock) && !finished(f));
 	f->state = state;
 	f->error = error;
 	f->result = result;
@@ -106,9 +116,8 @@ static void settle(struct future *f, enum future_state state, int error,
 
 	/*
 	 * TODO(01-timeout): wake the threads waiting in future_wait_until().
-	 * Several threads may wait for one future, so wake them all; and
-	 * nobody at all when nobody waits (f->waiters), which saves a system
-	 * call per task.
+	 * Several threads may wait for one future: wake them all.  (With
+	 * nobody waiting, a broadcast returns without a system call.)
 	 */
 	PT_CHECK(pthread_mutex_unlock(&f->lock));
 
@@ -178,11 +187,10 @@ int future_wait_until(struct future *f, int64_t deadline_ns)
 	/*
 	 * TODO(01-timeout): wait on f->done_cv until the future is finished
 	 * or the clock reaches deadline_ns; then return 0 if it is finished,
-	 * -ETIMEDOUT if not.  Count yourself in f->waiters while you wait.
-	 * With DEADLINE_NEVER use pthread_cond_wait(); otherwise
-	 * pthread_cond_timedwait() with the SAME absolute deadline every time
-	 * round the loop (clk_timespec()), so that spurious wake-ups never
-	 * stretch the wait.  The stand-in below does not wait at all.
+	 * -ETIMEDOUT if not.  One clk_cond_wait_until() is one wait: call it
+	 * in a loop, with the SAME deadline every time round, so that wake-ups
+	 * that change nothing never stretch the wait.  The stand-in below does
+	 * not wait at all.
 	 */
 	(void)deadline_ns;
 	err = finished(f) ? 0 : -ENOSYS;
@@ -192,7 +200,7 @@ int future_wait_until(struct future *f, int64_t deadline_ns)
 
 int future_result(struct future *f, long timeout_ms, void **result)
 {
-	int err = future_wait_until(f, deadline_after_ms(timeout_ms));
+	int err = future_wait_until(f, clk_deadline_ms(timeout_ms));
 
 	if (err)
 		return err;

@@ -32,7 +32,7 @@ int executor_map(struct executor *ex, executor_task_fn *fn,
 		 long timeout_ms, char *err, size_t errlen)
 {
 	/* The clock starts now, before any work is queued: one deadline. */
-	int64_t deadline = deadline_after_ms(timeout_ms);
+	int64_t deadline = clk_deadline_ms(timeout_ms);
 	struct future **fs;
 	size_t i = 0;
 	int rc;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
 #include "executor_impl.h"
 #include "log.h"
 
@@ -161,13 +160,13 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 	 * takes the lock once instead of a million times.
 	 */
 	for (size_t i = 0; i < n; i++) {
-		struct future *f = future_new(fn, args[i], 2);
+		struct future *f;
 
-		if (!f) {
-			err = -ENOMEM;
+		err = future_new(&out[i], fn, args[i]);
+		if (err)
 			goto out_discard;
-		}
-		out[i] = f;
+		/* The caller's reference is out[i]; the chain holds the queue's. */
+		f = future_ref(out[i]);
 		if (last)
 			last->next = f;
 		else
@@ -210,12 +209,16 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 		return 0;
 
 out_discard:
-	/* Never queued, never seen by anyone: drop both of each reference. */
+	/*
+	 * Never queued, never seen by anyone: drop the queue's reference and
+	 * the caller's.
+	 */
 	for (size_t i = 0; i < n; i++)
 		out[i] = NULL;
 	while (first) {
 		struct future *next = first->next;
 
+		first->next = NULL;
 		future_unref(first);
 		future_unref(first);
 		first = next;

@@ -93,16 +93,13 @@ static inline void gate_open(struct gate *g)
 /* Wait until @g opens: true, or false after @ms milliseconds. */
 static inline bool gate_wait_ms(struct gate *g, long ms)
 {
-	struct timespec until = clk_timespec(clk_deadline_ms(ms));
+	int64_t deadline = clk_deadline_ms(ms);
 	int rc = 0;
 	bool open;
 
 	PT_CHECK(pthread_mutex_lock(&g->lock));
-	while (!g->open && rc != ETIMEDOUT) {
-		rc = pthread_cond_timedwait(&g->cv, &g->lock, &until);
-		if (rc != 0 && rc != ETIMEDOUT)
-			pt_fail(rc, "pthread_cond_timedwait", __FILE__, __LINE__);
-	}
+	while (!g->open && !rc)
+		rc = clk_cond_wait_until(&g->cv, &g->lock, deadline);
 	open = g->open;
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
 	return open;

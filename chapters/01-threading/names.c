@@ -1,13 +1,12 @@
 /*
- * executor.c - the small parts of the executor that are no exercise:
- * sentences for error codes, names for states, and turning a timeout into
- * a deadline.
+ * names.c - the executor's words: a sentence for each error code and a
+ * name for each state.  The rest of the executor is the chapter's four
+ * exercises (see executor.h).
  */
 #include <errno.h>
 #include <string.h>
 
-#include "clock.h"
-#include "executor_impl.h"
+#include "executor.h"
 
 const char *executor_strerror(int err)
 {
@@ -49,10 +48,4 @@ const char *future_state_name(enum future_state state)
 		return "cancelled";
 	}
 	return "invalid";
-}
-
-int64_t deadline_after_ms(long timeout_ms)
-{
-	/* Negative means "no limit", like Python's timeout=None. */
-	return timeout_ms < 0 ? DEADLINE_NEVER : clk_deadline_ms(timeout_ms);
 }
