@@ -5,7 +5,13 @@
  * An executor owns a fixed set of worker threads and one FIFO queue of
  * tasks.  executor_submit() puts a task on the queue and hands back a
  * future: the place where that task's result (or failure) will appear.  A
- * worker takes the oldest task, runs it, and settles its future.
+ * worker takes the oldest task, runs it, and settles its future.  Tasks
+ * leave the queue in the order they were submitted, so one worker starts
+ * them in that order.  When many tasks wait, a worker takes the oldest few
+ * at once (at most 16, and only a quarter of its share of the queue) and
+ * runs them one after another: that saves a trip through the queue's lock
+ * per task, and it costs this: a task taken that way may wait for the
+ * tasks taken before it, even when another worker has become idle.
  *
  * A future moves through one state machine, and only forwards:
  *
@@ -140,9 +146,10 @@ int executor_map(struct executor *ex, executor_task_fn *fn,
 
 /*
  * Stop accepting tasks: from now on submit and map return -ESHUTDOWN.
- * With @cancel_futures, every task still queued is cancelled (its future
- * becomes CANCELLED and its done callbacks run, in this thread).  Tasks
- * already running always finish.  With @wait, block until the queue is
+ * With @cancel_futures, every task that has not started is cancelled,
+ * those a worker took in a batch included (its future becomes CANCELLED
+ * and its done callbacks run, in this thread).  Tasks already running
+ * always finish.  With @wait, block until the queue is
  * empty and every worker thread has exited and been joined.  Calling it
  * again is harmless; a later call with @wait still waits.  Returns 0, or
  * -EDEADLK when asked to wait from one of this executor's own tasks.

@@ -5,9 +5,10 @@
  * The executor is split into files with one job each, and they meet here:
  * the two structures, and the few calls one file makes into another.
  *
- * Locking: ex->lock guards the queue and the executor's flags; f->lock
- * guards one future.  When both are needed, ex->lock is taken first.  No
- * callback ever runs with either lock held.
+ * Locking: ex->lock guards the queue and the executor's flags; a
+ * worker's batch_lock guards its batch; f->lock guards one future.  When
+ * two are needed, they are taken in that order.  No callback ever runs
+ * with any of them held.
  */
 #ifndef WB_EXECUTOR_IMPL_H
 #define WB_EXECUTOR_IMPL_H
@@ -51,14 +52,24 @@ struct worker {
 	struct executor *ex;
 	pthread_t thread;
 	int id;			/* 1, 2, ... as in "Thread-1" */
+
+	/*
+	 * Futures this worker took off the queue along with the one it runs,
+	 * none started yet: a FIFO chain, filled under ex->lock and then
+	 * batch_lock (in that order), emptied under batch_lock alone.
+	 */
+	pthread_mutex_t batch_lock;
+	struct future *batch;
 };
 
 struct executor {
-	pthread_mutex_t lock;	/* guards the queue and the flags below */
+	pthread_mutex_t lock;	/* guards the queue and the fields below */
 	pthread_cond_t work_cv;	/* work arrived, or shutdown began */
 	/* FIFO of queued futures; tail is NULL exactly when head is. */
 	struct future *head, *tail;
+	size_t queued;		/* how many; 0 exactly when head is NULL */
 	int idle;		/* workers blocked on work_cv */
+	bool waking;		/* one was signalled and has not looked yet */
 	bool shutdown;		/* no more submissions */
 
 	/* Whoever joins the workers holds join_lock, so it happens once. */

@@ -3,12 +3,16 @@
  * take from it, and the start and end of an executor's life.
  *
  * Exercise 01-pool.  Lesson: chapters/01-threading/README.md, sections
- * "The pool: one queue, a few workers" and "Shutting down".
+ * "The pool: one queue, a few workers", "Shutting down" and "More workers,
+ * one lock".
  *
- * Everything here is guarded by ex->lock.  A worker holds it only to take
- * a future off the queue; it runs the task with the lock released, so
- * that submitters and the other workers are never kept waiting by a task.
+ * The queue and the counts beside it are guarded by ex->lock.  A worker
+ * holds it only to take work off the queue; it runs tasks with the lock
+ * released, so that submitters and the other workers are never kept
+ * waiting by a task.  When many tasks wait, a worker takes a few at once
+ * (its batch), so that each trip through the lock buys more work.
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,12 +22,144 @@
 #include "log.h"
 
 /*
+ * A worker takes a quarter of its share of the queue (the queue divided
+ * among the workers), at least one task and at most BATCH_MAX: enough to
+ * make the lock's cost per task small when many tasks wait, few enough
+ * that a task seldom waits long behind the ones taken with it.
+ */
+#define BATCH_SHARE_PART 4
+#define BATCH_MAX 16
+
+/*
  * The executor whose worker the calling thread is, or NULL.  It lets
  * executor_shutdown(wait) notice that it was called from one of the
  * executor's own tasks (it would wait for itself) without comparing thread
  * IDs, which the system may hand out again once a thread has been joined.
  */
 static _Thread_local const struct executor *current_executor;
+
+/* The queue's invariants, for assert(). */
+static inline bool queue_ok(const struct executor *ex)
+{
+	return (ex->head == NULL) == (ex->tail == NULL) &&
+	       (ex->head == NULL) == (ex->queued == 0) &&
+	       (!ex->tail || !ex->tail->next);
+}
+
+/*
+ * Append the chain @first..@last of @n futures to the queue.  The caller
+ * holds ex->lock.
+ */
+static void queue_append(struct executor *ex, struct future *first,
+			 struct future *last, size_t n)
+{
+	assert(mutex_held(&ex->lock) && queue_ok(ex) && n > 0);
+	if (ex->tail)
+		ex->tail->next = first;
+	else
+		ex->head = first;
+	ex->tail = last;
+	ex->queued += n;
+	assert(queue_ok(ex));
+}
+
+/*
+ * Detach the oldest @n futures (1 <= @n <= ex->queued) as one chain.  The
+ * caller holds ex->lock.
+ */
+static struct future *queue_detach(struct executor *ex, size_t n)
+{
+	struct future *first = ex->head, *last = first;
+
+	assert(mutex_held(&ex->lock) && queue_ok(ex));
+	assert(n >= 1 && n <= ex->queued);
+	for (size_t i = 1; i < n; i++)
+		last = last->next;
+	ex->head = last->next;
+	if (!ex->head)
+		ex->tail = NULL;
+	last->next = NULL;
+	ex->queued -= n;
+	assert(queue_ok(ex));
+	return first;
+}
+
+/* Detach the whole queue, or NULL if it is empty.  Under ex->lock. */
+static struct future *queue_take_all(struct executor *ex)
+{
+	return ex->queued ? queue_detach(ex, ex->queued) : NULL;
+}
+
+/*
+ * Take the oldest future for worker @w to run now, or NULL if the queue is
+ * empty.  When the queue is long, also move the next few into w->batch:
+ * @w runs them after this one without coming back to ex->lock.  The caller
+ * holds ex->lock; w->batch is empty (the worker ran it all first).
+ */
+static struct future *queue_take(struct executor *ex, struct worker *w)
+{
+	size_t n = ex->queued / (BATCH_SHARE_PART * (size_t)ex->nworkers);
+	struct future *f;
+
+	if (!ex->queued)
+		return NULL;
+	if (n < 1)
+		n = 1;
+	if (n > BATCH_MAX)
+		n = BATCH_MAX;
+	f = queue_detach(ex, n);
+	if (f->next) {
+		PT_CHECK(pthread_mutex_lock(&w->batch_lock));
+		assert(!w->batch);
+		w->batch = f->next;
+		PT_CHECK(pthread_mutex_unlock(&w->batch_lock));
+		f->next = NULL;
+	}
+	return f;
+}
+
+/* The next future of @w's batch, or NULL.  Needs no ex->lock. */
+static struct future *batch_pop(struct worker *w)
+{
+	struct future *f;
+
+	PT_CHECK(pthread_mutex_lock(&w->batch_lock));
+	f = w->batch;
+	if (f) {
+		w->batch = f->next;
+		f->next = NULL;
+	}
+	PT_CHECK(pthread_mutex_unlock(&w->batch_lock));
+	return f;
+}
+
+/*
+ * Run @f, then whatever is left of @w's batch, dropping the queue's
+ * reference to each.  Called without ex->lock.
+ */
+static void run_taken(struct worker *w, struct future *f)
+{
+	do {
+		future_run(f);
+		future_unref(f);
+	} while ((f = batch_pop(w)));
+}
+
+/*
+ * Send one sleeping worker to the queue if work waits there, unless one is
+ * on its way already: the worker woken earlier has not looked yet, and
+ * when it takes a task it calls this again if more are left.  So workers
+ * wake one at a time, and only while tasks wait; a submitter whose tasks
+ * are taken as fast as it queues them wakes nobody.  Under ex->lock.
+ */
+static void wake_worker(struct executor *ex)
+{
+	assert(mutex_held(&ex->lock));
+	if (ex->head && ex->idle > 0 && !ex->waking) {
+		ex->waking = true;
+		PT_CHECK(pthread_cond_signal(&ex->work_cv));
+	}
+}
 
 /*
  * The worker loop.  Returns when the executor is shut down and the queue
@@ -40,15 +176,16 @@ static void *worker_main(void *arg)
 
 	/*
 	 * TODO(01-pool): the worker loop.  Under ex->lock: while the queue is
-	 * empty and the executor is not shut down, wait on ex->work_cv
-	 * (counting yourself in ex->idle while you wait, so submitters know
-	 * whom to wake).  Then, if the queue is empty the executor is shut
-	 * down: leave the loop.  Otherwise take the head of the queue (when you
-	 * take the last one, set ex->tail to NULL as well: the queue's
-	 * invariant), release the lock, run it with future_run(), drop the
-	 * queue's reference with future_unref(), and go round again.
+	 * empty and the executor is not shut down, wait on ex->work_cv,
+	 * counting yourself in ex->idle while you wait; once awake, clear
+	 * ex->waking (whoever was sent for has arrived).  Then take work with
+	 * queue_take(): NULL means the executor is shut down, so leave the
+	 * loop.  Otherwise call wake_worker() (more tasks may be waiting),
+	 * release the lock, run what you took with run_taken(), and go round
+	 * again.
 	 */
-	(void)ex;
+	(void)queue_take;
+	(void)run_taken;
 	return NULL;
 }
 
@@ -56,7 +193,7 @@ int executor_new(struct executor **out, int max_workers,
 		 const char *name_prefix)
 {
 	struct executor *ex;
-	int err;
+	int err, nlocks = 0;
 
 	if (!out || max_workers < 1 || max_workers > EXECUTOR_MAX_WORKERS)
 		return -EINVAL;
@@ -83,6 +220,13 @@ int executor_new(struct executor **out, int max_workers,
 	err = -pthread_mutex_init(&ex->join_lock, NULL);
 	if (err)
 		goto out_destroy_cv;
+	for (; nlocks < max_workers; nlocks++) {
+		struct worker *w = &ex->workers[nlocks];
+
+		err = -pthread_mutex_init(&w->batch_lock, NULL);
+		if (err)
+			goto out_destroy_batch_locks;
+	}
 
 	for (int i = 0; i < max_workers; i++) {
 		struct worker *w = &ex->workers[i];
@@ -105,6 +249,12 @@ out_stop_workers:
 	PT_CHECK(pthread_mutex_unlock(&ex->lock));
 	for (int i = 0; i < ex->nworkers; i++)
 		PT_CHECK(pthread_join(ex->workers[i].thread, NULL));
+out_destroy_batch_locks:
+	while (nlocks-- > 0) {
+		struct worker *w = &ex->workers[nlocks];
+
+		PT_CHECK(pthread_mutex_destroy(&w->batch_lock));
+	}
 	PT_CHECK(pthread_mutex_destroy(&ex->join_lock));
 out_destroy_cv:
 	PT_CHECK(pthread_cond_destroy(&ex->work_cv));
@@ -137,7 +287,7 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 		err = future_new(&out[i], fn, args[i]);
 		if (err)
 			goto out_discard;
-		/* The caller's reference is out[i]; the chain holds the queue's. */
+		/* out[i] is the caller's reference, the chain the queue's. */
 		f = future_ref(out[i]);
 		if (last)
 			last->next = f;
@@ -149,13 +299,13 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 	PT_CHECK(pthread_mutex_lock(&ex->lock));
 	/*
 	 * TODO(01-pool): refuse work once the executor is shut down
-	 * (err = -ESHUTDOWN).  Otherwise append the chain first..last to the
-	 * queue (ex->head, ex->tail; it may be empty, and n may be 0) and wake
-	 * the idle workers: one per new task, at most ex->idle of them.  Wake
-	 * nobody when nobody is idle: a busy worker looks at the queue before
-	 * it waits.
+	 * (err = -ESHUTDOWN).  Otherwise, unless the chain is empty (n may be
+	 * 0), add it to the queue with queue_append() and call wake_worker():
+	 * the workers must hear that there is work.
 	 */
 	err = -ENOSYS;
+	(void)queue_append;
+	(void)wake_worker;
 	PT_CHECK(pthread_mutex_unlock(&ex->lock));
 	if (!err)
 		return 0;
@@ -182,6 +332,29 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
 		    struct future **out)
 {
 	return executor_submit_many(ex, fn, &arg, 1, out);
+}
+
+/*
+ * Detach what every worker holds in its batch, followed by the chain
+ * @queued, as one chain.  Once the queue is shut down and empty no batch
+ * fills again, so the chain is complete.
+ */
+static struct future *take_batches(struct executor *ex, struct future *queued)
+{
+	struct future *chain = NULL, **tail = &chain;
+
+	for (int i = 0; i < ex->nworkers; i++) {
+		struct worker *w = &ex->workers[i];
+
+		PT_CHECK(pthread_mutex_lock(&w->batch_lock));
+		*tail = w->batch;
+		w->batch = NULL;
+		PT_CHECK(pthread_mutex_unlock(&w->batch_lock));
+		while (*tail)
+			tail = &(*tail)->next;
+	}
+	*tail = queued;
+	return chain;
 }
 
 /* Join every worker, once, whichever thread asks first. */
@@ -211,9 +384,16 @@ int executor_shutdown(struct executor *ex, bool wait, bool cancel_futures)
 	 * TODO(01-pool): under ex->lock, mark the executor shut down and wake
 	 * every idle worker, so that each one finds out and exits once the
 	 * queue is empty.  With cancel_futures, also detach the whole queue
-	 * into `queued` (the workers must not start any of it).
+	 * into `queued` with queue_take_all() (no worker may start any of it).
 	 */
-	(void)cancel_futures;
+	(void)queue_take_all;
+
+	/*
+	 * The tasks workers took in their batches have not started either,
+	 * and are older than the rest: they are cancelled first.
+	 */
+	if (cancel_futures)
+		queued = take_batches(ex, queued);
 
 	/*
 	 * Cancel outside the lock: cancelling runs done callbacks, and a
@@ -241,6 +421,12 @@ void executor_free(struct executor *ex)
 	if (err)
 		pt_fail(-err, "executor_free() from one of its own tasks",
 			__FILE__, __LINE__);
+	/* The workers exit only once the queue is empty, and it stays so. */
+	assert(queue_ok(ex) && !ex->head);
+	for (int i = 0; i < ex->nworkers; i++) {
+		assert(!ex->workers[i].batch);
+		PT_CHECK(pthread_mutex_destroy(&ex->workers[i].batch_lock));
+	}
 	PT_CHECK(pthread_mutex_destroy(&ex->join_lock));
 	PT_CHECK(pthread_cond_destroy(&ex->work_cv));
 	PT_CHECK(pthread_mutex_destroy(&ex->lock));
