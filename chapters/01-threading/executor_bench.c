@@ -1,16 +1,23 @@
 /*
- * executor_bench.c - what does the executor cost per task?
+ * executor_bench.c - what does the executor cost per task, and does that
+ * cost stay flat as workers are added?
  *
  * Trivial tasks (they return their argument) measure the machinery and
  * nothing else: how many tasks per second pass through submit + result
- * and through map, and how long one task takes from submit to result,
- * each compared with starting one thread per task.  Every figure is the
- * median of several runs; the machine is shared and noisy.
+ * and through map with 1, 2, 4, 8 and 16 workers, and how long one task
+ * takes from submit to result on an idle pool.  Two yardsticks come from
+ * the same run: one thread per task, and a bare condition-variable
+ * ping-pong between two threads, which is what handing work to a sleeping
+ * thread and getting an answer back costs at the least: the floor under
+ * one task's latency.  Within each run the worker counts take turns, so a
+ * machine that gets busier halfway slows them all alike; every figure is
+ * the median over the runs.
  *
  *	executor_bench [--tasks N] [--runs N] [--workers N]
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -22,7 +29,20 @@
 
 /* Starting a thread per task is slow; this many is plenty to time it. */
 #define THREAD_TASKS_MAX 10000L
+/* One-task round trips timed per method, spread over the runs. */
 #define LATENCY_SAMPLES 2000
+
+/* The worker counts compared when --workers does not pick one. */
+static const int ladder[] = { 1, 2, 4, 8, 16 };
+#define LADDER_LEN (sizeof(ladder) / sizeof(ladder[0]))
+
+/* Everything measured for one worker count. */
+struct figures {
+	int workers;
+	double *submit;		/* seconds for all tasks, one per run */
+	double *map;		/* likewise */
+	double *latency;	/* seconds for one task, one per sample */
+};
 
 static int trivial_task(void *arg, void **result, char *err, size_t errlen)
 {
@@ -109,15 +129,15 @@ static double time_map(int workers, void **args, size_t n)
 	return secs;
 }
 
-/* One pthread_create + pthread_join per task, `workers` at a time. */
-static double time_threads(int workers, void **args, size_t n)
+/* One pthread_create + pthread_join per task, `at_once` at a time. */
+static double time_threads(int at_once, void **args, size_t n)
 {
-	pthread_t *tids = xcalloc((size_t)workers, sizeof(*tids));
+	pthread_t *tids = xcalloc((size_t)at_once, sizeof(*tids));
 	int64_t start = clk_now_ns();
 	double secs;
 
-	for (size_t i = 0; i < n; i += (size_t)workers) {
-		size_t batch = n - i < (size_t)workers ? n - i : (size_t)workers;
+	for (size_t i = 0; i < n; i += (size_t)at_once) {
+		size_t batch = n - i < (size_t)at_once ? n - i : (size_t)at_once;
 
 		for (size_t k = 0; k < batch; k++) {
 			int rc = pthread_create(&tids[k], NULL, trivial_thread,
@@ -134,13 +154,12 @@ static double time_threads(int workers, void **args, size_t n)
 	return secs;
 }
 
-/* The median time from submit to result of one task on an idle pool. */
-static double latency_executor(int workers)
+/* Time @m tasks one after another on an idle pool, submit to result. */
+static void sample_executor(int workers, double *samples, size_t m)
 {
 	struct executor *ex = start_executor(workers);
-	double samples[LATENCY_SAMPLES];
 
-	for (int i = 0; i < LATENCY_SAMPLES; i++) {
+	for (size_t i = 0; i < m; i++) {
 		int64_t start = clk_now_ns();
 		struct future *f;
 		int rc = executor_submit(ex, trivial_task, NULL, &f);
@@ -154,14 +173,11 @@ static double latency_executor(int workers)
 		future_unref(f);
 	}
 	executor_free(ex);
-	return median(samples, LATENCY_SAMPLES);
 }
 
-static double latency_thread(void)
+static void sample_thread(double *samples, size_t m)
 {
-	double samples[LATENCY_SAMPLES];
-
-	for (int i = 0; i < LATENCY_SAMPLES; i++) {
+	for (size_t i = 0; i < m; i++) {
 		int64_t start = clk_now_ns();
 		pthread_t tid;
 		int rc = pthread_create(&tid, NULL, trivial_thread, NULL);
@@ -171,29 +187,240 @@ static double latency_thread(void)
 		PT_CHECK(pthread_join(tid, NULL));
 		samples[i] = clk_since(start);
 	}
-	return median(samples, LATENCY_SAMPLES);
 }
 
-typedef double timed_fn(int workers, void **args, size_t n);
+/*
+ * The ping-pong: main hands the ball to a partner thread that sleeps on a
+ * condition variable, and sleeps on another one until it comes back: the
+ * two wake-ups of a one-task round trip, and nothing else.
+ */
+struct pingpong {
+	pthread_mutex_t lock;
+	pthread_cond_t ping_cv;	/* the ball went to the partner */
+	pthread_cond_t pong_cv;	/* the ball came back */
+	unsigned long ball;	/* odd: the partner's turn; even: main's */
+	bool stop;
+};
 
-/* The median over @runs runs of @fn, in seconds. */
-static double median_of_runs(timed_fn *fn, int runs, int workers,
-			     void **args, size_t n)
+static void *pong_main(void *arg)
 {
-	double *secs = xcalloc((size_t)runs, sizeof(*secs));
-	double m;
+	struct pingpong *pp = arg;
 
-	for (int r = 0; r < runs; r++)
-		secs[r] = fn(workers, args, n);
-	m = median(secs, (size_t)runs);
-	free(secs);
-	return m;
+	PT_CHECK(pthread_mutex_lock(&pp->lock));
+	for (;;) {
+		while (!(pp->ball & 1) && !pp->stop)
+			PT_CHECK(pthread_cond_wait(&pp->ping_cv, &pp->lock));
+		if (pp->stop)
+			break;
+		pp->ball++;
+		PT_CHECK(pthread_cond_signal(&pp->pong_cv));
+	}
+	PT_CHECK(pthread_mutex_unlock(&pp->lock));
+	return NULL;
 }
 
-static void row(const char *what, size_t n, double secs)
+static void sample_pingpong(double *samples, size_t m)
 {
-	printf("%-32s %9zu %14.0f %12.3f\n", what, n, (double)n / secs,
-	       secs * 1e6 / (double)n);
+	struct pingpong pp = { .ball = 0 };
+	pthread_t partner;
+	int rc;
+
+	PT_CHECK(pthread_mutex_init(&pp.lock, NULL));
+	PT_CHECK(pthread_cond_init(&pp.ping_cv, NULL));
+	PT_CHECK(pthread_cond_init(&pp.pong_cv, NULL));
+	rc = pthread_create(&partner, NULL, pong_main, &pp);
+	if (rc)
+		die_errno(rc, "pthread_create");
+	for (size_t i = 0; i < m; i++) {
+		int64_t start = clk_now_ns();
+
+		PT_CHECK(pthread_mutex_lock(&pp.lock));
+		pp.ball++;
+		PT_CHECK(pthread_cond_signal(&pp.ping_cv));
+		while (pp.ball & 1)
+			PT_CHECK(pthread_cond_wait(&pp.pong_cv, &pp.lock));
+		PT_CHECK(pthread_mutex_unlock(&pp.lock));
+		samples[i] = clk_since(start);
+	}
+	PT_CHECK(pthread_mutex_lock(&pp.lock));
+	pp.stop = true;
+	PT_CHECK(pthread_cond_signal(&pp.ping_cv));
+	PT_CHECK(pthread_mutex_unlock(&pp.lock));
+	PT_CHECK(pthread_join(partner, NULL));
+	PT_CHECK(pthread_cond_destroy(&pp.pong_cv));
+	PT_CHECK(pthread_cond_destroy(&pp.ping_cv));
+	PT_CHECK(pthread_mutex_destroy(&pp.lock));
+}
+
+static void row(const char *what, int workers, size_t n, double secs)
+{
+	printf("%-32s %7d %9zu %12.0f %9.3f\n", what, workers, n,
+	       (double)n / secs, secs * 1e6 / (double)n);
+}
+
+static void latency_row(const char *what, const char *workers, double secs)
+{
+	printf("%-32s %7s %12.1f us\n", what, workers, secs * 1e6);
+}
+
+/* Everything one invocation measures; the medians are taken at the end. */
+struct bench {
+	size_t n;		/* tasks per throughput run */
+	size_t nthreads;	/* tasks for the thread-per-task run */
+	int runs;
+	size_t per_run;		/* round trips timed per method and run */
+	size_t ncounts;
+	struct figures fig[LADDER_LEN];
+	double *thread_secs;	/* one per run */
+	double *thread_lat;	/* runs * per_run round trips */
+	double *pingpong;	/* likewise */
+	void **args;		/* the tasks' arguments: 1, 2, ... n */
+};
+
+static void bench_init(struct bench *b, size_t n, int runs, int workers)
+{
+	b->n = n;
+	b->nthreads = n < THREAD_TASKS_MAX ? n : (size_t)THREAD_TASKS_MAX;
+	b->runs = runs;
+	b->per_run = LATENCY_SAMPLES / (size_t)runs;
+	if (b->per_run == 0)
+		b->per_run = 1;
+	b->ncounts = workers ? 1 : LADDER_LEN;
+	for (size_t k = 0; k < b->ncounts; k++) {
+		struct figures *f = &b->fig[k];
+
+		f->workers = workers ? workers : ladder[k];
+		f->submit = xcalloc((size_t)runs, sizeof(double));
+		f->map = xcalloc((size_t)runs, sizeof(double));
+		f->latency = xcalloc(b->per_run * (size_t)runs, sizeof(double));
+	}
+	b->thread_secs = xcalloc((size_t)runs, sizeof(double));
+	b->thread_lat = xcalloc(b->per_run * (size_t)runs, sizeof(double));
+	b->pingpong = xcalloc(b->per_run * (size_t)runs, sizeof(double));
+	b->args = xcalloc(n, sizeof(*b->args));
+	for (size_t i = 0; i < n; i++)
+		b->args[i] = (void *)(i + 1);
+}
+
+static void bench_free(struct bench *b)
+{
+	for (size_t k = 0; k < b->ncounts; k++) {
+		free(b->fig[k].latency);
+		free(b->fig[k].map);
+		free(b->fig[k].submit);
+	}
+	free(b->args);
+	free(b->pingpong);
+	free(b->thread_lat);
+	free(b->thread_secs);
+}
+
+/* The largest worker count measured: threads per task start as many. */
+static int bench_at_once(const struct bench *b)
+{
+	return b->fig[b->ncounts - 1].workers;
+}
+
+/* The @j-th worker count measured in round @r. */
+static struct figures *turn(struct bench *b, int r, size_t j)
+{
+	return &b->fig[(j + (size_t)r) % b->ncounts];
+}
+
+/*
+ * Every measurement, in rounds.  Within a round the worker counts take
+ * turns, each round starting with another one, so that none is always
+ * measured first or on a machine that has just got busier.
+ */
+static void bench_measure(struct bench *b)
+{
+	/*
+	 * Round trips first, on a quiet process: right after the throughput
+	 * runs they came out up to three times slower, for the executor and
+	 * the ping-pong alike, and far less steady.
+	 */
+	for (int r = 0; r < b->runs; r++) {
+		size_t from = (size_t)r * b->per_run;
+
+		for (size_t j = 0; j < b->ncounts; j++) {
+			struct figures *f = turn(b, r, j);
+
+			sample_executor(f->workers, f->latency + from,
+					b->per_run);
+		}
+		sample_pingpong(b->pingpong + from, b->per_run);
+		sample_thread(b->thread_lat + from, b->per_run);
+	}
+	for (int r = 0; r < b->runs; r++) {
+		for (size_t j = 0; j < b->ncounts; j++) {
+			struct figures *f = turn(b, r, j);
+
+			f->submit[r] = time_submit(f->workers, b->args, b->n);
+			f->map[r] = time_map(f->workers, b->args, b->n);
+		}
+		b->thread_secs[r] = time_threads(bench_at_once(b), b->args,
+						 b->nthreads);
+	}
+}
+
+/* The medians: a table for people, then key=value lines for tests/bench. */
+static void bench_print(struct bench *b)
+{
+	size_t runs = (size_t)b->runs, nsamples = b->per_run * runs;
+	double floor = median(b->pingpong, nsamples);
+	double thread_lat = median(b->thread_lat, nsamples);
+	double thread_secs = median(b->thread_secs, runs);
+
+	printf("%-32s %7s %9s %12s %9s\n", "method", "workers", "tasks",
+	       "tasks/s", "us/task");
+	for (size_t k = 0; k < b->ncounts; k++)
+		row("executor: submit + result", b->fig[k].workers, b->n,
+		    median(b->fig[k].submit, runs));
+	for (size_t k = 0; k < b->ncounts; k++)
+		row("executor: map", b->fig[k].workers, b->n,
+		    median(b->fig[k].map, runs));
+	row("pthread_create + join per task", bench_at_once(b), b->nthreads,
+	    thread_secs);
+
+	printf("\nlatency of one task, median of %zu:\n", nsamples);
+	for (size_t k = 0; k < b->ncounts; k++) {
+		char label[16];
+
+		snprintf(label, sizeof(label), "%d", b->fig[k].workers);
+		latency_row("executor: submit -> result", label,
+			    median(b->fig[k].latency, nsamples));
+	}
+	latency_row("condition-variable ping-pong", "-", floor);
+	latency_row("pthread_create -> join", "-", thread_lat);
+
+	printf("\n");
+	for (size_t k = 0; k < b->ncounts; k++) {
+		const struct figures *f = &b->fig[k];
+
+		/* The arrays are sorted by now: median() is cheap again. */
+		printf("workers=%d submit_per_sec=%.0f map_per_sec=%.0f "
+		       "latency_us=%.1f\n", f->workers,
+		       (double)b->n / median(f->submit, runs),
+		       (double)b->n / median(f->map, runs),
+		       median(f->latency, nsamples) * 1e6);
+	}
+	printf("pingpong_us=%.1f thread_per_sec=%.0f thread_latency_us=%.1f\n",
+	       floor * 1e6, (double)b->nthreads / thread_secs,
+	       thread_lat * 1e6);
+}
+
+/* Measure @n tasks per run, @runs times, with @workers (0: the ladder). */
+static void bench(size_t n, int runs, int workers)
+{
+	struct bench b;
+
+	bench_init(&b, n, runs, workers);
+	printf("trivial tasks, %zu per run, median of %d runs, %ld CPUs\n", n,
+	       runs, sysconf(_SC_NPROCESSORS_ONLN));
+	fflush(stdout);
+	bench_measure(&b);
+	bench_print(&b);
+	bench_free(&b);
 }
 
 static void usage(void)
@@ -201,13 +428,15 @@ static void usage(void)
 	printf("usage: %s [--tasks N] [--runs N] [--workers N]\n"
 	       "\n"
 	       "Time trivial tasks through the executor (submit + result, and map)\n"
-	       "and one task's submit-to-result latency, against one thread per\n"
-	       "task.  Each figure is the median of the runs.\n"
+	       "and one task's submit-to-result latency, for each number of\n"
+	       "workers, against one thread per task and a condition-variable\n"
+	       "ping-pong.  Each figure is the median of the runs.\n"
 	       "\n"
 	       "  --tasks N     tasks per run (1 to 100000000; default 1000000);\n"
 	       "                a thread per task is timed on at most %ld of them\n"
 	       "  --runs N      runs per figure (1 to 99; default 5)\n"
-	       "  --workers N   worker threads (1 to 1024; default: one per CPU)\n"
+	       "  --workers N   worker threads (1 to 1024; default: 1, 2, 4, 8\n"
+	       "                and 16 in turn)\n"
 	       "  --help        show this and exit\n",
 	       wb_progname(), THREAD_TASKS_MAX);
 }
@@ -222,17 +451,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	long tasks = 1000000, runs = 5, workers = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n, nthreads;
-	void **args;
-	double t_submit, t_map, t_threads, lat_ex, lat_thread;
+	long tasks = 1000000, runs = 5, workers = 0;
 	int c;
 
 	wb_init(argv[0]);
-	if (workers < 1)
-		workers = 2;
-	if (workers > EXECUTOR_MAX_WORKERS)
-		workers = EXECUTOR_MAX_WORKERS;
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:
@@ -252,33 +474,6 @@ int main(int argc, char **argv)
 	}
 	arg_no_operands(argc, argv);
 
-	n = (size_t)tasks;
-	nthreads = tasks < THREAD_TASKS_MAX ? n : (size_t)THREAD_TASKS_MAX;
-	args = xcalloc(n, sizeof(*args));
-	for (size_t i = 0; i < n; i++)
-		args[i] = (void *)(i + 1);
-
-	printf("trivial tasks, %ld workers, median of %ld runs\n", workers, runs);
-	fflush(stdout);
-	t_submit = median_of_runs(time_submit, (int)runs, (int)workers, args, n);
-	t_map = median_of_runs(time_map, (int)runs, (int)workers, args, n);
-	t_threads = median_of_runs(time_threads, (int)runs, (int)workers, args,
-				   nthreads);
-	lat_ex = latency_executor((int)workers);
-	lat_thread = latency_thread();
-
-	printf("%-32s %9s %14s %12s\n", "method", "tasks", "tasks/s", "us/task");
-	row("executor: submit + result", n, t_submit);
-	row("executor: map", n, t_map);
-	row("pthread_create + join per task", nthreads, t_threads);
-	printf("\nlatency of one task, median of %d:\n", LATENCY_SAMPLES);
-	printf("%-32s %12.1f us\n", "executor: submit -> result", lat_ex * 1e6);
-	printf("%-32s %12.1f us\n", "pthread_create -> join", lat_thread * 1e6);
-	printf("submit_per_sec=%.0f map_per_sec=%.0f thread_per_sec=%.0f "
-	       "latency_us=%.1f thread_latency_us=%.1f\n",
-	       (double)n / t_submit, (double)n / t_map,
-	       (double)nthreads / t_threads, lat_ex * 1e6, lat_thread * 1e6);
-
-	free(args);
+	bench((size_t)tasks, (int)runs, (int)workers);
 	return 0;
 }
