@@ -10,21 +10,10 @@ CHAPTER=01-threading
 load helpers/common
 load helpers/server
 
-README="chapters/01-threading/README.md"
-POOL="read $README, sections \"The pool: one queue, a few workers\" and \"Shutting down\"; edit the TODO(01-pool) parts of exercises/01-threading/pool.c"
-TIMEOUT="read $README, sections \"Futures: a result that arrives later\", \"Waiting with a deadline\" and \"Cancelling\"; edit the TODO(01-timeout) parts of exercises/01-threading/future.c"
-MAP="read $README, section \"map: results in input order\"; edit the TODO(01-map) part of exercises/01-threading/map.c"
-ASC="read $README, section \"as_completed: results as they finish\"; edit the TODO(01-as-completed) parts of exercises/01-threading/as_completed.c"
-
-# The lesson pointer of the exercise a check belongs to, plus a word about
-# -ENOSYS, which only the skeletons' stand-ins return.
+# Where to look when a check of an exercise fails (from the chapter manifest),
+# plus a word about -ENOSYS, which only the skeletons' stand-ins return.
 hint() {
-	case $BATS_TEST_DESCRIPTION in
-	"[01-pool]"*) echo "$POOL" ;;
-	"[01-timeout]"*) echo "$TIMEOUT" ;;
-	"[01-map]"*) echo "$MAP" ;;
-	"[01-as-completed]"*) echo "$ASC" ;;
-	esac
+	exercise_pointer
 	if [[ "$output$stderr" == *ENOSYS* || "$output$stderr" == *"not implemented"* ]]; then
 		echo "(-ENOSYS, \"not implemented yet\", comes from a skeleton's stand-in: that TODO is still to do)"
 	fi
@@ -308,6 +297,14 @@ futures_demo_output() {
 	assert_between "$(value elapsed)" 0 "$(upto 0 0.5)" "seconds to shut down and free 8 idle workers" || flunk "$(hint)"
 }
 
+@test "[01-pool] idle workers sleep: four workers with nothing to do for 0.9 s use no CPU" {
+	run_prog 20 wait_probe --case idle
+	clean
+	expect recorded 4 "each of the 4 workers ran one task before going idle"
+	awk -v c="$(value workers_cpu_ms)" 'BEGIN { exit !(c != "" && c <= 5) }' ||
+		flunk "4 idle workers used $(value workers_cpu_ms) ms of CPU in 0.9 s: an idle worker must block on work_cv (pthread_cond_wait), not spin or sleep and look again" "$(hint)"
+}
+
 @test "[01-pool] a task that asks its own executor to shut down and wait gets -EDEADLK instead of hanging" {
 	run_prog 10 pool_probe --case self-shutdown
 	clean
@@ -351,6 +348,17 @@ futures_demo_output() {
 	expect value ok "the task's result"
 	expect state done "the future's state afterwards"
 	assert_at_least "$(value elapsed)" 0.3 "seconds waited for a 0.3 s task" || flunk "$(hint)"
+}
+
+@test "[01-timeout] a thread blocked in result() sleeps: no spinning, no polling, with or without a timeout" {
+	local c
+	for c in result result-timed; do
+		run_prog 20 wait_probe --case "$c"
+		clean
+		expect rc 0 "the result arrives after 0.3 s (--case $c)"
+		assert_at_least "$(value waited)" 0.3 "seconds waited (--case $c)" || flunk "$(hint)"
+		assert_waits_asleep waiter "future_wait_until (--case $c)" || flunk "$(hint)"
+	done
 }
 
 @test "[01-timeout] every thread waiting on one future wakes when it finishes" {
@@ -446,12 +454,37 @@ futures_demo_output() {
 	expect results r0,r1,-,-,- "results before the timeout, NULL after"
 }
 
+@test "[01-map] on timeout map cancels the task it was waiting for too, when that one has not started" {
+	run_prog 20 map_probe --case timeout-queued
+	clean
+	expect rc -ETIMEDOUT "the only worker is busy elsewhere until map returns"
+	expect ran_in_the_end 0 "all three tasks were queued at the deadline, task 0 included: none may run"
+	expect results -,-,- "no results"
+}
+
 @test "[01-map] the first failing task in input order decides map's error and message" {
 	run_prog 20 map_probe --case error
 	clean
 	expect rc -EIO "task 3 fails first in time, task 1 first in input order"
 	expect_line "err=[task 1: bad input in task one]" "map's message names the task and carries its text"
 	expect results r0,-,-,-,- "results before the failing task, NULL after"
+}
+
+@test "[01-map] after a task fails, map cancels every task that has not started, and those never run" {
+	run_prog 20 map_probe --case fail-cancels
+	clean
+	expect rc -EIO "task 0 fails at once"
+	expect first_ran 1 "task 0 ran"
+	expect later_ran 0 "the one worker can have started task 1 at most before map returned; tasks 2 to 9 were still queued, so map must have cancelled them"
+	expect results -,-,-,-,-,-,-,-,-,- "no result from the failing task on"
+}
+
+@test "[01-map] a thread blocked in map sleeps: no spinning on future_done(), no polling" {
+	run_prog 20 wait_probe --case map
+	clean
+	expect rc 0 "map of 4 tasks held back for 0.3 s"
+	assert_at_least "$(value waited)" 0.3 "seconds map waited" || flunk "$(hint)"
+	assert_waits_asleep waiter "executor_map" || flunk "$(hint)"
 }
 
 @test "executor_map of no tasks returns 0 at once" {
@@ -505,6 +538,26 @@ futures_demo_output() {
 	assert_between "$(value second_elapsed)" 0.3 "$(upto 0.3 0.2)" "seconds until -ETIMEDOUT" || flunk "$(hint)"
 	expect third 1 "the future that finished after the deadline can be taken"
 	expect fourth 0 "then all were handed out"
+}
+
+@test "[01-as-completed] the deadline counts from as_completed_new, not from each call" {
+	run_prog 20 as_completed_probe --case one-deadline
+	clean
+	expect first 1 "the first future finishes after 0.25 s, inside the 0.5 s timeout"
+	expect second -ETIMEDOUT "the other never finishes in time"
+	assert_between "$(value second_at)" 0.5 "$(upto 0.5 0.15)" "seconds from the start until -ETIMEDOUT (0.5 s, not 0.25 + 0.5)" || flunk "$(hint)"
+}
+
+@test "[01-as-completed] a thread blocked in as_completed_next sleeps, with or without a deadline" {
+	local c
+	for c in next next-timed; do
+		run_prog 20 wait_probe --case "$c"
+		clean
+		expect rc 1 "the future arrives after 0.3 s (--case $c)"
+		expect got_it 1 "the future handed out (--case $c)"
+		assert_at_least "$(value waited)" 0.3 "seconds waited (--case $c)" || flunk "$(hint)"
+		assert_waits_asleep waiter "as_completed_next (--case $c)" || flunk "$(hint)"
+	done
 }
 
 @test "[01-as-completed] a cancelled future counts as finished and comes out first" {
