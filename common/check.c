@@ -1,21 +1,24 @@
 #include "check.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 
-static const char *progname = "workbook";
+/* Long enough for any real program name; a stranger argv[0] is shortened. */
+static char progname[40] = "workbook";
 
 void wb_init(const char *argv0)
 {
 	const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
 
 	if (argv0)
-		progname = slash ? slash + 1 : argv0;
+		wb_show(progname, sizeof(progname), slash ? slash + 1 : argv0);
 	log_start();
 }
 
@@ -24,18 +27,114 @@ const char *wb_progname(void)
 	return progname;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void vreport(int err, const char *fmt, va_list ap)
-{
-	char msg[512];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	/* Anything the program printed so far must appear before the error. */
+/* The bytes @c takes when shown: 1, 2 for "\n", or 4 for "\x01". */
+static size_t shown_len(unsigned char c)
+{
+	if (c == '\n' || c == '\t' || c == '\r')
+		return 2;
+	return c < 0x20 || c == 0x7f ? 4 : 1;
+}
+
+static char *put_shown(char *p, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	static const char plain[] = "\n\t\r", escaped[] = "ntr";
+	const char *e = c ? strchr(plain, c) : NULL;
+
+	if (e) {
+		*p++ = '\\';
+		*p++ = escaped[e - plain];
+	} else if (shown_len(c) == 4) {
+		*p++ = '\\';
+		*p++ = 'x';
+		*p++ = hex[c >> 4];
+		*p++ = hex[c & 15];
+	} else {
+		*p++ = (char)c;
+	}
+	return p;
+}
+
+/* A UTF-8 continuation byte: it belongs to the byte before it. */
+static bool utf8_continues(unsigned char c)
+{
+	return (c & 0xc0) == 0x80;
+}
+
+const char *wb_show(char *out, size_t size, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t len = strlen(text), room = size - 1, used = 0, head, tail;
+	char *p = out;
+
+	assert(size >= 8);
+	for (head = 0; head < len && used <= room; head++)
+		used += shown_len(s[head]);
+	if (used <= room) {
+		tail = len;	/* it all fits: no gap */
+	} else {
+		/* The head gets half of the room left beside "...", the tail the rest. */
+		room -= 3;
+		used = 0;
+		for (head = 0; used + shown_len(s[head]) <= room / 2; head++)
+			used += shown_len(s[head]);
+		while (head > 0 && utf8_continues(s[head]))
+			used -= shown_len(s[--head]);
+		for (tail = len; tail > head && used + shown_len(s[tail - 1]) <= room; tail--)
+			used += shown_len(s[tail - 1]);
+		while (tail < len && utf8_continues(s[tail]))
+			tail++;
+	}
+	for (size_t i = 0; i < head; i++)
+		p = put_shown(p, s[i]);
+	if (head < tail) {
+		memcpy(p, "...", 3);
+		p += 3;
+	}
+	for (size_t i = tail; i < len; i++)
+		p = put_shown(p, s[i]);
+	*p = '\0';
+	return out;
+}
+
+/* A message's room when shown, so that a whole line stays near 200 bytes. */
+#define MESSAGE_SHOWN 144
+
+void wb_vreport(const char *after, const char *fmt, va_list ap)
+{
+	char fixed[256], shown[MESSAGE_SHOWN], *msg = fixed;
+	va_list again;
+	int n;
+
+	/* Format it whole, however long, so that its end can be shown too. */
+	va_copy(again, ap);
+	n = vsnprintf(fixed, sizeof(fixed), fmt, ap);
+	if (n < 0) {
+		snprintf(fixed, sizeof(fixed), "(unprintable message: %s)", fmt);
+	} else if (n >= (int)sizeof(fixed)) {
+		msg = malloc((size_t)n + 1);
+		if (msg)
+			vsnprintf(msg, (size_t)n + 1, fmt, again);
+		else
+			msg = fixed;	/* out of memory: its start will do */
+	}
+	va_end(again);
 	fflush(stdout);
-	if (err)
-		fprintf(stderr, "%s: %s: %s\n", progname, msg, strerror(err));
-	else
-		fprintf(stderr, "%s: %s\n", progname, msg);
+	fprintf(stderr, "%s: %s%s\n", progname, wb_show(shown, sizeof(shown), msg),
+		after);
+	if (msg != fixed)
+		free(msg);
+}
+
+/* wb_vreport() with ": strerror(err)" after the message. */
+__attribute__((format(printf, 2, 0)))
+static void vreport_errno(int err, const char *fmt, va_list ap)
+{
+	char after[128];
+
+	snprintf(after, sizeof(after), ": %s", strerror(err));
+	wb_vreport(after, fmt, ap);
 }
 
 void die(const char *fmt, ...)
@@ -43,7 +142,7 @@ void die(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(0, fmt, ap);
+	wb_vreport("", fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -53,7 +152,7 @@ void die_errno(int err, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vreport(err, fmt, ap);
+	vreport_errno(err, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -13,6 +13,7 @@
 #ifndef WB_CHECK_H
 #define WB_CHECK_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdnoreturn.h>
 
@@ -29,6 +30,16 @@ noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 noreturn void die_errno(int err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * How every fatal message is printed: flush stdout, so that what the
+ * program printed comes first, then "prog: MESSAGE@after" as one line on
+ * stderr.  MESSAGE, made from @fmt, goes through wb_show() with room for
+ * about 140 bytes; @after ("" or, say, " (see --help)") is kept whole.
+ * die() and usage_error() are built on it; use those.
+ */
+void wb_vreport(const char *after, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 /* Print "prog: call failed at file:line: strerror(err)" and abort(). */
 noreturn void pt_fail(int err, const char *call, const char *file, int line);
 
@@ -38,6 +49,22 @@ noreturn void pt_fail(int err, const char *call, const char *file, int line);
 		if (pt_err_ != 0)                                       \
 			pt_fail(pt_err_, #call, __FILE__, __LINE__);    \
 	} while (0)
+
+/*
+ * Make @text fit in one line of a message, in @out of @size bytes (at
+ * least 8): a newline, tab or carriage return becomes "\n", "\t" or "\r",
+ * any other control byte "\xHH".  If that is longer than @size - 1 bytes,
+ * the middle goes and "..." marks the gap, so that both ends still show
+ * and whatever follows in the message is never cut off.  Bytes from 0x80
+ * up are kept (UTF-8 text stays readable), and a cut never splits a UTF-8
+ * character.  A backslash stays as it is, so that showing a shown text
+ * changes nothing (a typed "\n" and a newline look alike: the message is
+ * for people).  Returns @out.
+ */
+const char *wb_show(char *out, size_t size, const char *text);
+
+/* Room for one value quoted in a message: 63 bytes shown at most. */
+#define WB_SHOW_VALUE 64
 
 /* Allocation that dies with a message instead of returning NULL. */
 void *xmalloc(size_t size);
