@@ -23,7 +23,7 @@ void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	wb_vreport(" (see --help)", fmt, ap);
 	va_end(ap);
-	exit(2);
+	wb_exit(2);
 }
 
 /* The length of a "--name" or "--name=value" word's name. */

@@ -2,16 +2,81 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 
 /* Long enough for any real program name; a stranger argv[0] is shortened. */
 static char progname[40] = "workbook";
+
+/* The status wb_exit() was given; 0 while the program has not failed. */
+static int failing;
+
+/*
+ * A program started with descriptor 0, 1 or 2 closed hands that number to
+ * the next file it opens: its printf() would then write into a database or
+ * a socket, and a child would inherit the file as its stdout.  So each
+ * closed one gets /dev/null, opened the other way round (stdin for
+ * writing, stdout and stderr for reading): a read or write through it
+ * still fails with EBADF, as it would have, and nothing else can take its
+ * number.
+ */
+static void occupy_closed_std_fds(void)
+{
+	for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		int got;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* The lower ones are open by now: open() returns fd itself. */
+		got = open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY);
+		if (got >= 0 && got != fd)
+			close(got);
+	}
+}
+
+/*
+ * At exit: did everything printed on stdout reach it?  stdio keeps output
+ * in a buffer, so a full disk or a closed stdout often shows only now, when
+ * fclose() writes the last of it; an earlier failed write leaves just the
+ * stream's error flag.  Closing, not only flushing, also catches an error
+ * the file system reports at close (NFS does).  This is gnulib's
+ * close_stdout(), the check every GNU tool makes.
+ */
+static void close_stdout(void)
+{
+	bool failed = ferror(stdout), pending = __fpending(stdout) > 0;
+	int err = 0;
+
+	/* The error flag keeps no errno; a write of nothing often tells why. */
+	if (failed && write(STDOUT_FILENO, "", 0) < 0)
+		err = errno;
+	if (fclose(stdout) == 0) {
+		if (!failed)
+			return;
+	} else if (errno == EBADF && !failed && !pending) {
+		/*
+		 * stdout was closed (and no /dev/null could hold its place),
+		 * but nothing was printed, so nothing was lost.
+		 */
+		return;
+	} else {
+		err = errno;
+	}
+	/* A program that already failed has said so; its status stands. */
+	if (failing)
+		return;
+	fprintf(stderr, "%s: cannot write output: %s\n", progname,
+		err ? strerror(err) : "an earlier write failed");
+	_exit(1);
+}
 
 void wb_init(const char *argv0)
 {
@@ -19,6 +84,10 @@ void wb_init(const char *argv0)
 
 	if (argv0)
 		wb_show(progname, sizeof(progname), slash ? slash + 1 : argv0);
+	occupy_closed_std_fds();
+	/* Registered first, so it runs last: after any handler that prints. */
+	if (atexit(close_stdout) != 0)
+		die("atexit failed");
 	log_start();
 }
 
@@ -27,6 +96,11 @@ const char *wb_progname(void)
 	return progname;
 }
 
+void wb_exit(int status)
+{
+	failing = status;
+	exit(status);
+}
 
 /* The bytes @c takes when shown: 1, 2 for "\n", or 4 for "\x01". */
 static size_t shown_len(unsigned char c)
@@ -144,7 +218,7 @@ void die(const char *fmt, ...)
 	va_start(ap, fmt);
 	wb_vreport("", fmt, ap);
 	va_end(ap);
-	exit(1);
+	wb_exit(1);
 }
 
 void die_errno(int err, const char *fmt, ...)
@@ -154,7 +228,7 @@ void die_errno(int err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vreport_errno(err, fmt, ap);
 	va_end(ap);
-	exit(1);
+	wb_exit(1);
 }
 
 void pt_fail(int err, const char *call, const char *file, int line)

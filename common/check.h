@@ -1,9 +1,18 @@
 /*
- * check.h - the program name, fatal errors and checked allocation.
+ * check.h - the program name, fatal errors, checked allocation, and output
+ * that is known to have arrived.
  *
  * Demo programs call wb_init(argv[0]) first; after that every message starts
  * with the program's name.  Chapter libraries never call die(): they return
  * error codes and let the program decide.
+ *
+ * Lost output is an error.  wb_init() arranges for a check at exit: if
+ * anything the program printed on stdout could not be written (a full disk,
+ * /dev/full, a closed stdout, a reader that went away), the program says
+ * "prog: cannot write output: REASON" on stderr and exits with status 1
+ * instead of 0.  A program that prints nothing may run with stdout closed.
+ * Because the check runs at exit(), a process that leaves with _exit() -
+ * a forked child, say - must flush and check its own output first.
  *
  * PT_CHECK() wraps a pthread call that cannot fail in a correct program (for
  * example unlocking a mutex the caller holds).  If it does fail, the program
@@ -17,11 +26,23 @@
 #include <stddef.h>
 #include <stdnoreturn.h>
 
-/* Remember the program's name and start the log clock. */
+/*
+ * Remember the program's name, start the log clock, and set up the check
+ * of stdout at exit described above.  Also occupies any of descriptors 0,
+ * 1 and 2 that the program was started without (see check.c), so that no
+ * file it opens later can take their place.  Call it first, once.
+ */
 void wb_init(const char *argv0);
 
 /* The name given to wb_init(), without its directory. */
 const char *wb_progname(void);
+
+/*
+ * exit(@status) for a program that has already said why it fails.  The
+ * status stays @status even if stdout's output was lost as well, and that
+ * loss gets no second message: one failure, one line.
+ */
+noreturn void wb_exit(int status);
 
 /* Print "prog: message" on stderr and exit with status 1. */
 noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -119,6 +119,22 @@ upto() {
 	done
 }
 
+@test "threading_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 3 --delay-ms 10" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog threading_demo)" $args
+			assert_status 1 || flunk "for: threading_demo $args $to"
+			[ "$stderr" = "threading_demo: cannot write output: $want" ] ||
+				flunk "for: threading_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 @test "threading_demo --help prints usage and exits 0" {
 	run_prog 5 threading_demo --help
 	clean
@@ -193,6 +209,22 @@ futures_demo_output() {
 	[[ ${lines[0]} == "usage: futures_demo "* ]] || flunk "first line: ${lines[0]}"
 }
 
+@test "futures_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--unit-ms 20" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog futures_demo)" $args
+			assert_status 1 || flunk "for: futures_demo $args $to"
+			[ "$stderr" = "futures_demo: cannot write output: $want" ] ||
+				flunk "for: futures_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 # ----------------------------------------------------------- executor_bench
 
 @test "executor_bench runs with a small --tasks and prints its table" {
@@ -206,6 +238,22 @@ futures_demo_output() {
 	assert_at_least "$(value map_per_sec)" 1 "map tasks per second"
 	run_prog 5 executor_bench --runs 0
 	assert_usage_error executor_bench
+}
+
+@test "executor_bench: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 2000 --runs 1" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog executor_bench)" $args
+			assert_status 1 || flunk "for: executor_bench $args $to"
+			[ "$stderr" = "executor_bench: cannot write output: $want" ] ||
+				flunk "for: executor_bench $args $to, stderr:" "$stderr"
+		done
+	done
 }
 
 # ------------------------------------------------------------------ 01-pool
@@ -785,6 +833,27 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog download_demo)" $args
+			assert_status 1 || flunk "for: download_demo $args $to"
+			[ "$stderr" = "download_demo: cannot write output: $want" ] ||
+				flunk "for: download_demo $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+			! pgrep -f -- "$(realpath "$WB_FIXTURES/httpd") --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
+				flunk "an httpd started by the demo is still running"
+		done
+	done
+}
+
 @test "download_demo --help lists every option and exits 0" {
 	run_prog 5 download_demo --help
 	assert_clean_exit
@@ -887,6 +956,25 @@ find_refused_port() {
 		# shellcheck disable=SC2086  # split the flags on purpose
 		run_prog 5 db_queries $bad
 		assert_usage_error db_queries || flunk "for: db_queries $bad"
+	done
+}
+
+@test "db_queries: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--rows 1000" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog db_queries)" $args
+			assert_status 1 || flunk "for: db_queries $args $to"
+			[ "$stderr" = "db_queries: cannot write output: $want" ] ||
+				flunk "for: db_queries $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+		done
 	done
 }
 

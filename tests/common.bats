@@ -127,7 +127,7 @@ load helpers/common
 	[ "$(max_overlap .)" -eq 1 ] || flunk "a single '.' span overlaps itself?"
 }
 
-# ------------------------------------------------ one-line messages
+# ------------------------------------------------ one-line messages, lost output
 
 # one_short_line PROG: stderr is exactly one line, from PROG, under 200 bytes,
 # with no control byte in it.
@@ -137,6 +137,17 @@ one_short_line() {
 	[[ ${stderr_lines[0]} == "$1: "* ]] || flunk "not from $1: $stderr"
 	[ "${#stderr}" -lt 200 ] || flunk "${#stderr} bytes is not a short line: $stderr"
 	! LC_ALL=C grep -q '[[:cntrl:]]' <<<"$stderr" || flunk "a control byte got through: $stderr"
+}
+
+# run_to TARGET SECONDS NAME [ARGS...]: run_prog with stdout sent to TARGET,
+# "full" (/dev/full: every write fails with ENOSPC) or "closed" (>&-).
+run_to() {
+	local redirect=">/dev/full" secs=$2 name=$3
+	[ "$1" = full ] || redirect=">&-"
+	shift 3
+	# bats' run reads stdout itself: the redirection must be the program's.
+	run --separate-stderr timeout -k 5 "$secs" \
+		bash -c "exec \"\$@\" $redirect" run_to "$(prog "$name")" "$@"
 }
 
 @test "args: a value with a newline, a tab or another control byte is shown escaped, on one line" {
@@ -196,4 +207,40 @@ one_short_line() {
 	one_short_line args_check
 	[[ $stderr == "args_check: cannot create $dir/yy"*"..."*"yy/end: No such file or directory" ]] ||
 		flunk "got: $stderr"
+}
+
+@test "check: output that cannot be written is an error: one line on stderr, status 1" {
+	run_to full 5 args_check
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: No space left on device" ] || flunk "got: $stderr"
+	run_to closed 5 args_check
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: Bad file descriptor" ] || flunk "got: $stderr"
+	# More than a buffer's worth: the first write fails long before exit.
+	run_to full 5 args_check --say "$(printf 'z%.0s' {1..20000})"
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: No space left on device" ] || flunk "got: $stderr"
+}
+
+@test "check: a program that prints nothing may run with stdout closed" {
+	run_to closed 5 args_check --quiet
+	assert_clean_exit
+	run_to full 5 args_check --quiet
+	assert_clean_exit
+}
+
+@test "check: with stdout closed, a file the program opens never becomes its stdout" {
+	local file=$BATS_TEST_TMPDIR/own.file
+	run_to closed 5 args_check --open "$file"
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: Bad file descriptor" ] || flunk "got: $stderr"
+	[ -e "$file" ] && [ ! -s "$file" ] || flunk "the report went into $file: $(cat "$file")"
+}
+
+@test "check: a failure already reported keeps its status and its one line when output is lost too" {
+	run_to full 5 args_check --say printed --fail
+	assert_status 1
+	[ "$stderr" = "args_check: opening nowhere.txt: No such file or directory" ] || flunk "got: $stderr"
+	run_to full 5 args_check --say printed --count 0
+	assert_usage_error args_check
 }

@@ -3,7 +3,8 @@
  * parses --count (1..10), --big (any long) and --color (red|green), then
  * prints what it read.  --fail shows how die_errno() reports a failed call;
  * --open PATH creates PATH as a program creates its own files (and dies
- * naming PATH if it cannot).
+ * naming PATH if it cannot); --say TEXT prints TEXT at once, so that what
+ * happens after output was printed can be tried; --quiet prints nothing.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,11 +24,13 @@ int main(int argc, char **argv)
 		{ "flag", no_argument, NULL, 'f' },
 		{ "fail", no_argument, NULL, 'F' },
 		{ "open", required_argument, NULL, 'O' },
+		{ "say", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	static const char *const colors[] = { "red", "green", NULL };
 	long count = 1, big = 0;
-	int color = 0, flag = 0, fd = -1, c;
+	int color = 0, flag = 0, quiet = 0, fd = -1, c;
 
 	wb_init(argv[0]);
 	while ((c = arg_next(argc, argv, opts)) != -1) {
@@ -53,11 +56,18 @@ int main(int argc, char **argv)
 			if (fd < 0)
 				die_errno(errno, "cannot create %s", optarg);
 			break;
+		case 's':
+			printf("%s\n", optarg);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
 		}
 	}
 	arg_no_operands(argc, argv);
-	printf("count=%ld big=%ld color=%s flag=%d\n", count, big, colors[color],
-	       flag);
+	if (!quiet)
+		printf("count=%ld big=%ld color=%s flag=%d\n", count, big,
+		       colors[color], flag);
 	if (fd >= 0)
 		close(fd);
 	return 0;
