@@ -256,6 +256,24 @@ futures_demo_output() {
 	done
 }
 
+@test "executor_bench refuses a --tasks it cannot hold before it starts, and states the bound in --help" {
+	run_prog 5 executor_bench --tasks 100000000
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks: 100000000 is out of range (1 to 10000000)"* ]] || flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
+	run_prog 5 executor_bench --help
+	[[ $output == *"--tasks N     tasks per run (1 to 10000000;"* ]] || flunk "no bound in --help:" "$output"
+	# 5 million tasks need about 1.2 GiB; a 1 GiB ulimit cannot hold them.
+	# (The sanitizers reserve terabytes of address space: no ulimit -v there.)
+	[ -z "$WB_SAN" ] || return 0
+	run --separate-stderr timeout -k 5 10 bash -c 'ulimit -v 1048576 && exec "$@"' _ \
+		"$(prog executor_bench)" --tasks 5000000 --runs 1 --workers 1
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks 5000000 needs about 1.2 GiB of memory, more than this process may have (1.0 GiB, ulimit -v)"* ]] ||
+		flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
+}
+
 # ------------------------------------------------------------------ 01-pool
 
 @test "[01-pool] every one of 100000 tiny tasks submitted from two threads runs exactly once, dropped futures included" {
