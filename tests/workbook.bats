@@ -182,6 +182,18 @@ bad_input() {
 	bad_input list
 }
 
+@test "workbook run: a demo's bad-input line stays one short line, odd values escaped and long ones cut" {
+	workbook run race_counter --mode $'at\nomic\e[0m'
+	assert_usage_error race_counter
+	[ "$stderr" = "race_counter: --mode: 'at\\nomic\\x1b[0m' is not one of none, mutex, atomic, all (see --help)" ] ||
+		flunk "$stderr"
+	workbook run race_counter --iterations "9$(printf '8%.0s' {1..5000})7"
+	assert_usage_error race_counter
+	[ "${#stderr}" -lt 200 ] || flunk "${#stderr} bytes: $stderr"
+	[[ $stderr == "race_counter: --iterations: 98"*"..."*"87 is out of range (1 to 100000000) (see --help)" ]] ||
+		flunk "$stderr"
+}
+
 # workbook_to TARGET ARGS...: the workbook with stdout on /dev/full
 # (TARGET full) or closed (TARGET closed).
 workbook_to() {
