@@ -108,6 +108,22 @@ upto() {
 	done
 }
 
+@test "threading_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 3 --delay-ms 10" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog threading_demo)" $args
+			assert_status 1 || flunk "for: threading_demo $args $to"
+			[ "$stderr" = "threading_demo: cannot write output: $want" ] ||
+				flunk "for: threading_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 @test "threading_demo --help prints usage and exits 0" {
 	run_prog 5 threading_demo --help
 	clean
@@ -182,6 +198,22 @@ futures_demo_output() {
 	[[ ${lines[0]} == "usage: futures_demo "* ]] || flunk "first line: ${lines[0]}"
 }
 
+@test "futures_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--unit-ms 20" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog futures_demo)" $args
+			assert_status 1 || flunk "for: futures_demo $args $to"
+			[ "$stderr" = "futures_demo: cannot write output: $want" ] ||
+				flunk "for: futures_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 # ----------------------------------------------------------- executor_bench
 
 @test "executor_bench runs with a small --tasks and prints its table" {
@@ -195,6 +227,40 @@ futures_demo_output() {
 	assert_at_least "$(value map_per_sec)" 1 "map tasks per second"
 	run_prog 5 executor_bench --runs 0
 	assert_usage_error executor_bench
+}
+
+@test "executor_bench: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 2000 --runs 1" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog executor_bench)" $args
+			assert_status 1 || flunk "for: executor_bench $args $to"
+			[ "$stderr" = "executor_bench: cannot write output: $want" ] ||
+				flunk "for: executor_bench $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
+@test "executor_bench refuses a --tasks it cannot hold before it starts, and states the bound in --help" {
+	run_prog 5 executor_bench --tasks 100000000
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks: 100000000 is out of range (1 to 10000000)"* ]] || flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
+	run_prog 5 executor_bench --help
+	[[ $output == *"--tasks N     tasks per run (1 to 10000000;"* ]] || flunk "no bound in --help:" "$output"
+	# 5 million tasks need about 1.2 GiB; a 1 GiB ulimit cannot hold them.
+	# (The sanitizers reserve terabytes of address space: no ulimit -v there.)
+	[ -z "$WB_SAN" ] || return 0
+	run --separate-stderr timeout -k 5 10 bash -c 'ulimit -v 1048576 && exec "$@"' _ \
+		"$(prog executor_bench)" --tasks 5000000 --runs 1 --workers 1
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks 5000000 needs about 1.2 GiB of memory, more than this process may have (1.0 GiB, ulimit -v)"* ]] ||
+		flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
 }
 
 # ------------------------------------------------------------------ 01-pool
@@ -838,6 +904,27 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog download_demo)" $args
+			assert_status 1 || flunk "for: download_demo $args $to"
+			[ "$stderr" = "download_demo: cannot write output: $want" ] ||
+				flunk "for: download_demo $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+			! pgrep -f -- "$(realpath "$WB_FIXTURES/httpd") --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
+				flunk "an httpd started by the demo is still running"
+		done
+	done
+}
+
 @test "download_demo --help lists every option and exits 0" {
 	run_prog 5 download_demo --help
 	assert_clean_exit
@@ -940,6 +1027,25 @@ find_refused_port() {
 		# shellcheck disable=SC2086  # split the flags on purpose
 		run_prog 5 db_queries $bad
 		assert_usage_error db_queries || flunk "for: db_queries $bad"
+	done
+}
+
+@test "db_queries: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--rows 1000" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog db_queries)" $args
+			assert_status 1 || flunk "for: db_queries $args $to"
+			[ "$stderr" = "db_queries: cannot write output: $want" ] ||
+				flunk "for: db_queries $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+		done
 	done
 }
 

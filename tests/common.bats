@@ -126,3 +126,121 @@ load helpers/common
 	[ "$(value max_overlap_eq)" -eq 2 ] || flunk "$output"
 	[ "$(max_overlap .)" -eq 1 ] || flunk "a single '.' span overlaps itself?"
 }
+
+# ------------------------------------------------ one-line messages, lost output
+
+# one_short_line PROG: stderr is exactly one line, from PROG, under 200 bytes,
+# with no control byte in it.
+one_short_line() {
+	[ "${#stderr_lines[@]}" -eq 1 ] ||
+		flunk "expected one line on stderr, got ${#stderr_lines[@]}:" "$stderr"
+	[[ ${stderr_lines[0]} == "$1: "* ]] || flunk "not from $1: $stderr"
+	[ "${#stderr}" -lt 200 ] || flunk "${#stderr} bytes is not a short line: $stderr"
+	! LC_ALL=C grep -q '[[:cntrl:]]' <<<"$stderr" || flunk "a control byte got through: $stderr"
+}
+
+# run_to TARGET SECONDS NAME [ARGS...]: run_prog with stdout sent to TARGET,
+# "full" (/dev/full: every write fails with ENOSPC) or "closed" (>&-).
+run_to() {
+	local redirect=">/dev/full" secs=$2 name=$3
+	[ "$1" = full ] || redirect=">&-"
+	shift 3
+	# bats' run reads stdout itself: the redirection must be the program's.
+	run --separate-stderr timeout -k 5 "$secs" \
+		bash -c "exec \"\$@\" $redirect" run_to "$(prog "$name")" "$@"
+}
+
+@test "args: a value with a newline, a tab or another control byte is shown escaped, on one line" {
+	run_prog 5 args_check --count $'4\n2'
+	assert_usage_error args_check
+	one_short_line args_check
+	[ "$stderr" = "args_check: --count: '4\\n2' is not a whole number (see --help)" ] ||
+		flunk "got: $stderr"
+	run_prog 5 args_check --color $'r\te\x01d\x7f\e[31m'
+	one_short_line args_check
+	[[ $stderr == *"'r\\te\\x01d\\x7f\\x1b[31m' is not one of red, green"* ]] || flunk "got: $stderr"
+}
+
+@test "args: a very long value is cut in the middle; the reason and both ends stay" {
+	local digits
+	digits=1$(printf '0%.0s' {1..5000})2
+	run_prog 5 args_check --count "$digits"
+	assert_usage_error args_check
+	one_short_line args_check
+	[[ $stderr == "args_check: --count: 100"*"..."*"002 is out of range (1 to 10) (see --help)" ]] ||
+		flunk "got: $stderr"
+	run_prog 5 args_check --color "$(printf a; printf '\n%.0s' {1..3000}; printf z)"
+	one_short_line args_check
+	[[ $stderr == *"'a\\n\\n"*"..."*"\\n\\nz' is not one of red, green (see --help)" ]] ||
+		flunk "got: $stderr"
+}
+
+@test "args: a cut never splits a UTF-8 character" {
+	run_prog 5 args_check --color "$(printf 'é%.0s' {1..200})"
+	one_short_line args_check
+	iconv -f UTF-8 -t UTF-8 <<<"$stderr" >/dev/null || flunk "not valid UTF-8: $stderr"
+	[[ $stderr == *"éé...éé"* ]] || flunk "got: $stderr"
+}
+
+@test "args: unknown options, operands and missing values are shown safely too" {
+	local long
+	long=$(printf 'x%.0s' {1..4000})
+	for bad in "--$long" "--no"$'\n'"pe" "-"$'\x02' "$long" $'stray\x01' "--co=$long" "--co"$'\r'; do
+		run_prog 5 args_check "$bad"
+		assert_usage_error args_check || flunk "for: $bad"
+		one_short_line args_check
+		[[ $stderr == *"(see --help)" ]] || flunk "the end was cut off: $stderr"
+	done
+	run_prog 5 args_check --color green "--co$long"
+	[[ $stderr == *"--coxxx"*"..."*"xxx'"* ]] || flunk "got: $stderr"
+}
+
+@test "check: die() keeps a message with strange or huge values to one line, the reason last" {
+	local dir=$BATS_TEST_TMPDIR/none
+	run_prog 5 args_check --open "$dir/a"$'\n'"b"
+	assert_status 1
+	one_short_line args_check
+	[ "$stderr" = "args_check: cannot create $dir/a\\nb: No such file or directory" ] ||
+		flunk "got: $stderr"
+	run_prog 5 args_check --open "$dir/$(printf 'y%.0s' {1..3000})/end"
+	assert_status 1
+	one_short_line args_check
+	[[ $stderr == "args_check: cannot create $dir/yy"*"..."*"yy/end: No such file or directory" ]] ||
+		flunk "got: $stderr"
+}
+
+@test "check: output that cannot be written is an error: one line on stderr, status 1" {
+	run_to full 5 args_check
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: No space left on device" ] || flunk "got: $stderr"
+	run_to closed 5 args_check
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: Bad file descriptor" ] || flunk "got: $stderr"
+	# More than a buffer's worth: the first write fails long before exit.
+	run_to full 5 args_check --say "$(printf 'z%.0s' {1..20000})"
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: No space left on device" ] || flunk "got: $stderr"
+}
+
+@test "check: a program that prints nothing may run with stdout closed" {
+	run_to closed 5 args_check --quiet
+	assert_clean_exit
+	run_to full 5 args_check --quiet
+	assert_clean_exit
+}
+
+@test "check: with stdout closed, a file the program opens never becomes its stdout" {
+	local file=$BATS_TEST_TMPDIR/own.file
+	run_to closed 5 args_check --open "$file"
+	assert_status 1
+	[ "$stderr" = "args_check: cannot write output: Bad file descriptor" ] || flunk "got: $stderr"
+	[ -e "$file" ] && [ ! -s "$file" ] || flunk "the report went into $file: $(cat "$file")"
+}
+
+@test "check: a failure already reported keeps its status and its one line when output is lost too" {
+	run_to full 5 args_check --say printed --fail
+	assert_status 1
+	[ "$stderr" = "args_check: opening nowhere.txt: No such file or directory" ] || flunk "got: $stderr"
+	run_to full 5 args_check --say printed --count 0
+	assert_usage_error args_check
+}
