@@ -126,3 +126,139 @@ load helpers/common
 	[ "$(value max_overlap_eq)" -eq 2 ] || flunk "$output"
 	[ "$(max_overlap .)" -eq 1 ] || flunk "a single '.' span overlaps itself?"
 }
+
+# --------------------------------------------------------------- tmpdir, child
+# tmpdir_check and child_check drive common/tmpdir.c and common/child.c.
+# Every run gets its own TMPDIR, so "nothing left behind" is an empty listing.
+
+use_own_tmpdir() {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+}
+
+assert_tmpdir_empty() {
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "$1 left files behind:" "$(ls -AR "$TMPDIR")"
+}
+
+# start_waiting NAME ARGS...: start a driver in the background and wait (10 s
+# at most) until it prints "waiting".  Its output goes to $BATS_TEST_TMPDIR/out
+# and /err, its pid to BG_PID.  fd 3 is closed, or bats would wait for it.
+start_waiting() {
+	local name=$1 i
+	shift
+	# Removed here: the background job would truncate them only once it runs.
+	rm -f "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
+	"$(prog "$name")" "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	BG_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -qs '^waiting$' "$BATS_TEST_TMPDIR/out" && return 0
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -KILL "$BG_PID" 2>/dev/null
+	flunk "$name did not start waiting:" "$(cat "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err")"
+}
+
+# signal_waiting SIGNAL: send it to the background driver, give it 10 s to
+# end, and set BG_STATUS to its exit status.
+signal_waiting() {
+	local i
+	kill -s "$1" "$BG_PID"
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$BG_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$BG_PID" 2>/dev/null; then
+		kill -KILL "$BG_PID"
+		flunk "the program did not exit within 10 s of SIG$1"
+		return 1
+	fi
+	BG_STATUS=0
+	wait "$BG_PID" || BG_STATUS=$?
+}
+
+# The value after key= in the background driver's output file.
+bg_value() {
+	sed -n "s/.*\\b$1=\\([^ ]*\\).*/\\1/p" "$BATS_TEST_TMPDIR/out" | head -n 1
+}
+
+@test "tmpdir: tmpdir_free removes the directory and all it holds, without following links out of it" {
+	use_own_tmpdir
+	local outside=$BATS_TEST_TMPDIR/keep/outside.txt
+	mkdir -p "${outside%/*}"
+	echo precious >"$outside"
+	run_prog 10 tmpdir_check --outside "$outside" --then free
+	assert_clean_exit
+	[[ $(value dir) == "$TMPDIR/tmpdir_check."?????? ]] || flunk "dir=$(value dir) is not under TMPDIR"
+	[ "$(value free)" = 0 ] && [ "$(value gone)" = 1 ] || flunk "$output"
+	[ "$(cat "$outside")" = precious ] || flunk "the file a link pointed to was touched"
+	assert_tmpdir_empty tmpdir_free
+}
+
+@test "tmpdir: the directory is made for its owner alone" {
+	use_own_tmpdir
+	start_waiting tmpdir_check --then wait
+	[ "$(stat -c %a "$(bg_value dir)")" = 700 ] || flunk "mode $(stat -c %a "$(bg_value dir)")"
+	signal_waiting TERM
+}
+
+@test "tmpdir: the directory is gone after exit() and after die()" {
+	use_own_tmpdir
+	run_prog 10 tmpdir_check --then exit
+	assert_clean_exit
+	assert_tmpdir_empty "exit()"
+	run_prog 10 tmpdir_check --then die
+	assert_status 1
+	[ "$stderr" = "tmpdir_check: stopping on purpose" ] || flunk "stderr: $stderr"
+	assert_tmpdir_empty "die()"
+}
+
+@test "tmpdir: SIGINT and SIGTERM remove the directory, then end the program as that signal does" {
+	use_own_tmpdir
+	local sig
+	for sig in INT TERM; do
+		start_waiting tmpdir_check --then wait
+		[ -d "$(bg_value dir)/sub/deeper" ] || flunk "the directory was not filled"
+		signal_waiting "$sig"
+		[ "$BG_STATUS" -eq $((128 + $(kill -l "$sig"))) ] ||
+			flunk "SIG$sig should end it as that signal does; exit status $BG_STATUS"
+		[ ! -s "$BATS_TEST_TMPDIR/err" ] || flunk "stderr:" "$(cat "$BATS_TEST_TMPDIR/err")"
+		assert_tmpdir_empty "SIG$sig"
+	done
+}
+
+@test "tmpdir: a forked child that exits or is killed leaves its parent's directory alone" {
+	use_own_tmpdir
+	run_prog 10 tmpdir_check --then fork
+	assert_clean_exit
+	[ "$(value kept)" = 1 ] || flunk "a child's exit or SIGTERM removed the parent's directory"
+	[ "$(value gone)" = 1 ] || flunk "$output"
+	assert_tmpdir_empty tmpdir_check
+}
+
+@test "tmpdir: a relative TMPDIR gives an absolute path, still removed after a chdir" {
+	cd "$BATS_TEST_TMPDIR"
+	mkdir rel
+	TMPDIR=rel run_prog 10 tmpdir_check --chdir --then exit
+	assert_clean_exit
+	[[ $(value dir) == "$BATS_TEST_TMPDIR/rel/tmpdir_check."* ]] || flunk "dir=$(value dir)"
+	[ -z "$(ls -A rel)" ] || flunk "left behind: $(ls -A rel)"
+}
+
+@test "tmpdir: a missing or too long TMPDIR, a bad prefix and one directory too many are errors" {
+	use_own_tmpdir
+	TMPDIR=$BATS_TEST_TMPDIR/none run_prog 10 tmpdir_check
+	assert_status 1
+	[[ $stderr == *"No such file or directory" ]] || flunk "missing TMPDIR: $stderr"
+	TMPDIR=$(printf '/x%.0s' {1..3000}) run_prog 10 tmpdir_check
+	assert_status 1
+	[[ $stderr == *"File name too long" ]] || flunk "long TMPDIR: $stderr"
+	run_prog 10 tmpdir_check --prefix a/b
+	assert_status 1
+	[[ $stderr == *"Invalid argument" ]] || flunk "prefix with a slash: $stderr"
+	run_prog 10 tmpdir_check --count 17
+	assert_status 1
+	[ "${#lines[@]}" -eq 16 ] || flunk "expected 16 directories before the error:" "$output"
+	[[ $stderr == "tmpdir_check: tmpdir_new (directory 17): "* ]] || flunk "the 17th: $stderr"
+	assert_tmpdir_empty "a run that made 16 directories"
+}
