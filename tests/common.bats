@@ -262,3 +262,134 @@ bg_value() {
 	[[ $stderr == "tmpdir_check: tmpdir_new (directory 17): "* ]] || flunk "the 17th: $stderr"
 	assert_tmpdir_empty "a run that made 16 directories"
 }
+
+# A child for child_check that ignores SIGTERM and reports port 4242.  The
+# kernel's parent-death signal (SIGTERM) cannot stop it either, so if
+# child.c failed to stop it, it would outlive the test.
+STUBBORN=(/bin/sh -c 'trap "" TERM; echo 4242 >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep 60' sh '{port-file}')
+
+@test "child: httpd's port is learned, it answers there, and stop reaps it and removes the directory" {
+	use_own_tmpdir
+	start_waiting child_check --then wait -- "$WB_FIXTURES/httpd" --quiet --port 0 --port-file '{port-file}'
+	local port pid
+	port=$(bg_value port) pid=$(bg_value pid)
+	[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || flunk "port=$port"
+	[ "$(timeout 10 curl -s "http://127.0.0.1:$port/file?size=123" | wc -c)" -eq 123 ] ||
+		flunk "nothing like httpd answers on port $port"
+	signal_waiting TERM
+	[ "$BG_STATUS" -eq 143 ] || flunk "exit status $BG_STATUS"
+	! kill -0 "$pid" 2>/dev/null || flunk "httpd (pid $pid) outlived child_check"
+	assert_tmpdir_empty child_check
+
+	run_prog 20 child_check -- "$WB_FIXTURES/httpd" --quiet --port 0 --port-file '{port-file}'
+	assert_clean_exit
+	[ "$(value stopped)" = exited ] && [[ $output == *"stopped=exited with status 0 "* ]] ||
+		flunk "httpd should exit 0 on SIGTERM:" "$output"
+	[ "$(value reaped)" = 1 ] || flunk "child_stop left a zombie:" "$output"
+	[ "$(value dir_gone)" = 1 ] || flunk "$output"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: a child that ignores SIGTERM is killed after the grace period, and reaped" {
+	use_own_tmpdir
+	local start=$SECONDS
+	run_prog 20 child_check -- "${STUBBORN[@]}"
+	assert_clean_exit
+	[ "$(value port)" = 4242 ] || flunk "$output"
+	[[ $output == *"stopped=was killed by signal 9 "* ]] || flunk "$output"
+	[ "$(value reaped)" = 1 ] || flunk "child_stop left a zombie:" "$output"
+	[ $((SECONDS - start)) -ge 1 ] || flunk "SIGKILL came before the 2 s grace period was over"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: on exit(), die(), SIGINT and SIGTERM the child is stopped and the directory removed" {
+	use_own_tmpdir
+	local how pid want
+	for how in exit die INT TERM; do
+		case $how in
+		exit | die)
+			run_prog 20 child_check --then "$how" -- "${STUBBORN[@]}"
+			BG_STATUS=$status
+			pid=$(value pid)
+			;;
+		*)
+			start_waiting child_check --then wait -- "${STUBBORN[@]}"
+			pid=$(bg_value pid)
+			signal_waiting "$how"
+			;;
+		esac
+		case $how in
+		exit) want=0 ;; die) want=1 ;; *) want=$((128 + $(kill -l "$how"))) ;;
+		esac
+		[ "$BG_STATUS" -eq "$want" ] || flunk "$how: exit status $BG_STATUS, want $want"
+		[ -n "$pid" ] || flunk "$how: no pid printed"
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid"
+			flunk "$how: the child (pid $pid) outlived child_check"
+		fi
+		assert_tmpdir_empty "child_check ($how)"
+	done
+}
+
+@test "child: a child that exits before reporting its port is a clear error at once, and nothing is left" {
+	use_own_tmpdir
+	local start=$SECONDS
+	run_prog 20 child_check --timeout-ms 10000 -- /bin/sh -c 'exit 3'
+	assert_status 1
+	[ "$stderr" = "child_check: /bin/sh exited with status 3 before it reported its port" ] ||
+		flunk "stderr: $stderr"
+	[ $((SECONDS - start)) -lt 5 ] || flunk "it waited for the timeout instead of noticing the exit"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: a program that cannot be run is child_new's error, with no child left" {
+	use_own_tmpdir
+	run_prog 10 child_check -- "$BATS_TEST_TMPDIR/no-such-program"
+	assert_status 1
+	[ "$stderr" = "child_check: cannot run $BATS_TEST_TMPDIR/no-such-program: No such file or directory" ] ||
+		flunk "stderr: $stderr"
+	[ "${#lines[@]}" -eq 0 ] || flunk "child_new should fail before any pid exists:" "$output"
+	echo 'not a program' >"$BATS_TEST_TMPDIR/plain"
+	run_prog 10 child_check -- "$BATS_TEST_TMPDIR/plain"
+	assert_status 1
+	[[ $stderr == *"Permission denied" ]] || flunk "stderr: $stderr"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: no port within the timeout is an error on time, and the child is stopped" {
+	use_own_tmpdir
+	run_prog 20 child_check --timeout-ms 300 -- /bin/sleep 60
+	assert_status 1
+	[ "$stderr" = "child_check: /bin/sleep did not report its port within 300 ms" ] ||
+		flunk "stderr: $stderr"
+	local pid
+	pid=$(value pid)
+	[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null || flunk "sleep (pid $pid) outlived child_check"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: a port file that holds no port is an error, not a wait" {
+	use_own_tmpdir
+	run_prog 20 child_check -- /bin/sh -c 'echo hello >"$1"; exec sleep 60' sh '{port-file}'
+	assert_status 1
+	[ "$stderr" = "child_check: /bin/sh wrote something other than a port number" ] ||
+		flunk "stderr: $stderr"
+	assert_tmpdir_empty child_check
+}
+
+@test "child: waiting for the port sleeps until the file appears instead of polling" {
+	use_own_tmpdir
+	run_prog 20 child_check -- /bin/sh -c 'sleep 1; echo 4242 >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep 60' sh '{port-file}'
+	assert_clean_exit
+	assert_at_least "$(value wait)" 1.0 "seconds waited for the port"
+	# A poll every 200 ms or less would give up the CPU 5 times or more.
+	[ "$(value switches)" -le 4 ] || flunk "the waiting thread woke $(value switches) times in $(value wait) s"
+}
+
+@test "child: a program run with stdin and stdout closed still gives its child /dev/null there" {
+	use_own_tmpdir
+	# Without --quiet httpd prints a line to stdout, and dies if it cannot.
+	run_prog 20 child_check --close-stdio -- "$WB_FIXTURES/httpd" --port 0 --port-file '{port-file}'
+	assert_clean_exit
+	[[ $output == *"stopped=exited with status 0 "* ]] || flunk "$output"
+}
