@@ -1,7 +1,7 @@
 /*
  * child_check - drives common/child.c (with common/tmpdir.c) from the tests.
  *
- *	child_check [--timeout-ms MS] [--close-stdio]
+ *	child_check [--timeout-ms MS] [--close FD]...
  *	            [--then stop|exit|die|wait] -- PROGRAM [ARG...]
  *
  * Makes a temporary directory, starts PROGRAM with ARGs, any ARG that is
@@ -15,8 +15,8 @@
  *	exit	exit(0) with the child running (atexit must stop it)
  *	die	die(), which exits with status 1
  *	wait	print "waiting" and sleep until a signal ends the program
- * --close-stdio closes standard input and output while the child starts,
- * as a program run with "<&- >&-" would have them.
+ * --close FD (0 or 1, may be repeated) closes standard input or output while
+ * the child starts, as a program run with "<&-" or ">&-" would have them.
  */
 #define _GNU_SOURCE	/* RUSAGE_THREAD */
 #include <errno.h>
@@ -41,7 +41,7 @@ enum then { THEN_STOP, THEN_EXIT, THEN_DIE, THEN_WAIT };
 
 struct options {
 	long timeout_ms;
-	bool close_stdio;
+	bool close[2];		/* close stdin, stdout while starting */
 	int then;
 };
 
@@ -49,7 +49,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option opts[] = {
 		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "close-stdio", no_argument, NULL, 'c' },
+		{ "close", required_argument, NULL, 'c' },
 		{ "then", required_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -60,7 +60,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		if (c == 't')
 			opt->timeout_ms = arg_long("--timeout-ms", optarg, 1, 60000);
 		else if (c == 'c')
-			opt->close_stdio = true;
+			opt->close[arg_long("--close", optarg, 0, 1)] = true;
 		else
 			opt->then = arg_choice("--then", optarg, thens);
 	}
@@ -68,22 +68,24 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		usage_error("no program to start (put it after --)");
 }
 
-/* Start @argv with fds 0 and 1 closed, as a program run with "<&- >&-". */
-static int start_without_stdio(struct child **c, char **argv)
+/* Start @argv with fd 0 and/or 1 closed, as a program run with "<&- >&-". */
+static int start_closed(struct child **c, char **argv, const bool close_fd[2])
 {
-	int in = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 10);
-	int out = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 10);
-	int rc;
+	int saved[2], rc;
 
-	if (in < 0 || out < 0)
-		die_errno(errno, "saving stdin and stdout");
-	close(STDIN_FILENO);
-	close(STDOUT_FILENO);
+	for (int fd = 0; fd < 2; fd++) {
+		saved[fd] = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+		if (saved[fd] < 0)
+			die_errno(errno, "saving fd %d", fd);
+		if (close_fd[fd])
+			close(fd);
+	}
 	rc = child_new(c, argv);
-	if (dup2(in, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0)
-		die_errno(errno, "restoring stdin and stdout");
-	close(in);
-	close(out);
+	for (int fd = 0; fd < 2; fd++) {
+		if (dup2(saved[fd], fd) < 0)
+			die_errno(errno, "restoring fd %d", fd);
+		close(saved[fd]);
+	}
 	return rc;
 }
 
@@ -158,7 +160,7 @@ int main(int argc, char **argv)
 	for (int i = 0; args[i]; i++)
 		if (strcmp(args[i], "{port-file}") == 0)
 			args[i] = port_file;
-	rc = opt.close_stdio ? start_without_stdio(&c, args) : child_new(&c, args);
+	rc = start_closed(&c, args, opt.close);
 	if (rc)
 		die_errno(-rc, "cannot run %s", args[0]);
 	printf("dir=%s pid=%ld\n", tmpdir_path(dir), (long)child_pid(c));
