@@ -795,6 +795,21 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo with stdout closed still starts its server, which keeps a stdout of its own" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local start=$EPOCHREALTIME
+	# httpd prints a line to stdout when it listens, and exits if it cannot.
+	run --separate-stderr timeout -k 5 60 bash -c 'exec "$0" >&-' "$(prog download_demo)"
+	[[ $stderr != *"loopback server"* && $stderr != *"httpd"* ]] ||
+		flunk "the server did not survive a closed stdout:" "$stderr"
+	[ "${#stderr_lines[@]}" -le 1 ] || flunk "at most one line (about stdout) on stderr:" "$stderr"
+	# The guide's five files take two rounds of 0.5 s once the server is up.
+	assert_at_least "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" 1.0 \
+		"seconds the run took"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "the demo left files behind:" "$(ls -AR "$TMPDIR")"
+}
+
 # -------------------------------------------------------------- db_queries
 
 @test "db_queries gets the same answer to every query one after another and on the pool" {
