@@ -795,6 +795,21 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo refuses a URL that libcurl cannot parse as bad input, before any download starts" {
+	server_start
+	local bad
+	for bad in "http://" "http://127.0.0.1:99999/file" "http://[::1/file" \
+		"http://127.0.0.1:0/file" "gopher://127.0.0.1/file" "nosuchscheme://127.0.0.1/" \
+		"http:127.0.0.1/file" "http://127.0.0.1/a b"; do
+		run_prog 10 download_demo "$SERVER_URL/file" "$bad"
+		assert_usage_error download_demo || flunk "for: download_demo ... $bad"
+		[[ ${stderr_lines[0]} == *"'$bad'"* ]] || flunk "the message should name the URL: $stderr"
+		[ -z "$output" ] || flunk "for $bad nothing should start, yet:" "$output"
+	done
+	run_prog 10 download_demo "http://127.0.0.1:99999/file"
+	[[ $stderr == *"Port number"* ]] || flunk "libcurl's reason should be given: $stderr"
+}
+
 @test "download_demo with stdout closed still starts its server, which keeps a stdout of its own" {
 	export TMPDIR=$BATS_TEST_TMPDIR/tmp
 	mkdir -p "$TMPDIR"

@@ -16,7 +16,7 @@
  * three workers, so the whole run takes two rounds, about 1.0 s.  Starting,
  * stopping and reaping the server, and removing the directory it writes its
  * port to, whatever ends the demo, is the job of common/child.h and
- * common/tmpdir.h.
+ * common/tmpdir.h.  A URL that libcurl's parser refuses is bad input.
  *
  * libcurl's rules for threads, which this program follows:
  *   - curl_global_init() is not thread-safe: call it once, in main, before
@@ -351,8 +351,12 @@ static void usage(void)
 	       "  --timeline       draw which thread downloaded which file, and when\n"
 	       "  --trace          print one 'span WORKER JOB MARK START END' line per file\n"
 	       "  --help           show this and exit\n"
-	       "URLs must start with http://.  Exit status: 0 if every download\n"
-	       "succeeded, 1 if any failed, 2 for bad input.\n",
+	       "\n"
+	       "Each URL must be one that libcurl's URL parser accepts, with the scheme\n"
+	       "http:// written out and a port from 1 to 65535, if any; anything else is\n"
+	       "bad input, refused before any download starts.  Exit status: 0 if every\n"
+	       "download succeeded, 1 if any failed (or the server would not start),\n"
+	       "2 for bad input.\n",
 	       wb_progname(), MAX_WORKERS);
 }
 
@@ -396,11 +400,60 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (argc - optind > MAX_URLS)
 		usage_error("too many URLs (at most %d)", MAX_URLS);
-	for (int i = optind; i < argc; i++) {
-		if (strncmp(argv[i], "http://", 7) != 0)
-			usage_error("'%s' is not an http:// URL", argv[i]);
-		if (argv[i][strcspn(argv[i], " \t\r\n")] != '\0')
-			usage_error("'%s' contains white space", argv[i]);
+}
+
+/*
+ * What is wrong with @url, or NULL if the demo can fetch it.  libcurl's own
+ * parser judges it, so that a URL it would refuse is bad input, found
+ * before any download starts, and not a download that fails.  Flags 0 mean
+ * the scheme must be written out (no CURLU_DEFAULT_SCHEME) and be one this
+ * libcurl supports; of those the demo takes http alone.  A message that
+ * needs libcurl's words is built in @buf.
+ */
+static const char *url_problem(const char *url, char *buf, size_t len)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *port = NULL;
+	const char *why = NULL;
+	CURLUcode rc;
+
+	if (!u)
+		die("curl_url: out of memory");
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_BAD_SCHEME || rc == CURLUE_UNSUPPORTED_SCHEME) {
+		why = "is not an http:// URL";
+	} else if (rc != CURLUE_OK) {
+#if LIBCURL_VERSION_NUM >= 0x075000	/* curl_url_strerror came in 7.80.0 */
+		snprintf(buf, len, "is not a valid URL: %s", curl_url_strerror(rc));
+#else
+		snprintf(buf, len, "is not a valid URL (libcurl's code %d)", (int)rc);
+#endif
+		why = buf;
+	} else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		   strcmp(scheme, "http") != 0) {
+		why = "is not an http:// URL";
+	} else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+		   strcmp(port, "0") == 0) {
+		why = "names port 0, where no server can listen";
+	} else if (url[strcspn(url, " \t\r\n")] != '\0') {
+		why = "contains white space";
+	}
+	curl_free(scheme);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return why;
+}
+
+/* Refuse the first URL the demo could not fetch, as bad input. */
+static void check_urls(char *const urls[], size_t n)
+{
+	char buf[160];
+	const char *why;
+
+	for (size_t i = 0; i < n; i++) {
+		why = url_problem(urls[i], buf, sizeof(buf));
+		if (why)
+			usage_error("'%s' %s", urls[i], why);
 	}
 }
 
@@ -556,6 +609,7 @@ int main(int argc, char **argv)
 	curl_start();
 	urls = &argv[optind];
 	n = (size_t)(argc - optind);
+	check_urls(urls, n);
 	if (n == 0)
 		urls = own_urls = default_urls(&srv, &n);
 	if (opt.draw || opt.trace) {
