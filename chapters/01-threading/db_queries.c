@@ -21,7 +21,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +33,7 @@
 #include "clock.h"
 #include "executor.h"
 #include "log.h"
+#include "tmpdir.h"
 
 #define MAX_WORKERS 256
 #define MAX_QUERIES 100
@@ -423,67 +423,20 @@ static void build_database(const char *path, long rows)
 }
 
 /*
- * The temporary database, for the exit and signal paths.  A signal handler
- * sees only globals and may call only async-signal-safe functions (unlink
- * and rmdir are), so the paths are ready before the handler can run.
+ * The default: a database in a temporary directory of its own, which
+ * common/tmpdir.c removes with the journal however the program ends.
+ * Returns the directory; the database's path goes into @path.
  */
-static char tmp_dir[PATH_MAX];
-static char tmp_db[PATH_MAX + 16];
-static char tmp_journal[PATH_MAX + 32];
-
-/* Remove the temporary database; harmless to repeat, safe in a handler. */
-static void remove_temp(void)
+static struct tmpdir *create_temp_db(char *path, size_t len)
 {
-	if (!tmp_dir[0])
-		return;
-	(void)unlink(tmp_db);
-	(void)unlink(tmp_journal);
-	(void)rmdir(tmp_dir);
-}
+	struct tmpdir *dir;
+	int rc = tmpdir_new(&dir, "db_queries");
 
-/*
- * SA_RESETHAND restored the default action, so the raised signal ends the
- * program once the handler returns; until then, the interrupted code runs
- * on and must find errno as it left it.
- */
-static void on_stop_signal(int sig)
-{
-	int saved = errno;
-
-	remove_temp();
-	(void)raise(sig);
-	errno = saved;
-}
-
-/* Create a temporary directory for the database; returns the file's path. */
-static const char *make_temp_db(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal,
-				.sa_flags = SA_RESETHAND };
-	const char *tmp = getenv("TMPDIR");
-	sigset_t stop, old;
-
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	/* Until all three paths are written, a handler must not run. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, &old));
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		die_errno(errno, "sigaction");
-	if (atexit(remove_temp) != 0)
-		die("atexit failed");
-	if ((size_t)snprintf(tmp_dir, sizeof(tmp_dir), "%s/db_queries.XXXXXX", tmp) >=
-	    sizeof(tmp_dir))
-		die("TMPDIR is too long: %s", tmp);
-	if (!mkdtemp(tmp_dir))
-		die_errno(errno, "mkdtemp %s", tmp_dir);
-	snprintf(tmp_db, sizeof(tmp_db), "%s/orders.db", tmp_dir);
-	snprintf(tmp_journal, sizeof(tmp_journal), "%s-journal", tmp_db);
-	PT_CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL));
-	return tmp_db;
+	if (rc)
+		die_errno(-rc, "cannot make a temporary directory");
+	if (tmpdir_join(dir, "orders.db", path, len))
+		die("TMPDIR is too long: %s", tmpdir_path(dir));
+	return dir;
 }
 
 /* ----------------------------------------------------------- reporting */
@@ -582,33 +535,19 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		usage_error("--db: %s already exists; name a new file", opt->db);
 }
 
-int main(int argc, char **argv)
+/* Refuse an SQLite that was built without any locking at all. */
+static void sqlite_start(void)
 {
-	struct options opt = { .workers = 3, .queries = 5, .rows = 300000 };
-	struct query *qs;
-	const char *path;
-	double built, sequential, pooled;
-	int n, opened;
-	bool match;
-	int64_t start;
-
-	wb_init(argv[0]);
-	parse_options(argc, argv, &opt);
-	n = (int)opt.queries;
-	/* 0 means the library was built without any locking at all. */
 	if (!sqlite3_threadsafe())
 		die("this SQLite %s was built with SQLITE_THREADSAFE=0: no thread may share it",
 		    sqlite3_libversion());
-	printf("SQLite %s, thread-safe build; connections use SQLITE_OPEN_NOMUTEX "
-	       "(multi-thread mode)\n", sqlite3_libversion());
+}
 
-	path = opt.db ? opt.db : make_temp_db();
-	start = clk_now_ns();
-	build_database(path, opt.rows);
-	built = clk_since(start);
-	printf("Built %s: %ld orders in %.3f s\n", path, opt.rows, built);
+/* Query i is kind i % NKINDS, with its parameter stepped every round. */
+static struct query *make_queries(int n)
+{
+	struct query *qs = xcalloc((size_t)n, sizeof(*qs));
 
-	qs = xcalloc((size_t)n, sizeof(*qs));
 	for (int i = 0; i < n; i++) {
 		const struct query_kind *k = &kinds[i % NKINDS];
 
@@ -616,7 +555,52 @@ int main(int argc, char **argv)
 		qs[i].kind = k;
 		qs[i].param = k->first + ((long)(i / NKINDS) * k->step) % k->mod;
 	}
+	return qs;
+}
 
+static void print_summary(const struct options *opt, int n, double sequential,
+			  double pooled, int opened, bool match)
+{
+	printf("\n%d queries: %.3f s one after another, %.3f s on %ld workers "
+	       "(%.2fx), %d connections opened; results %s\n",
+	       n, sequential, pooled, opt->workers, sequential / pooled, opened,
+	       match ? "match" : "DIFFER");
+	printf("queries=%d workers=%ld rows=%ld sequential=%.3f pooled=%.3f "
+	       "speedup=%.2f connections=%d results_match=%d\n",
+	       n, opt->workers, opt->rows, sequential, pooled, sequential / pooled,
+	       opened, match ? 1 : 0);
+	if (opt->db)
+		printf("The database stays at %s\n", opt->db);
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { .workers = 3, .queries = 5, .rows = 300000 };
+	struct tmpdir *dir = NULL;
+	char tmp_path[PATH_MAX];
+	const char *path = tmp_path;
+	struct query *qs;
+	double sequential, pooled;
+	int n, opened, rc;
+	bool match;
+	int64_t start;
+
+	wb_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	n = (int)opt.queries;
+	sqlite_start();
+	if (opt.db) {
+		path = opt.db;
+	} else {
+		dir = create_temp_db(tmp_path, sizeof(tmp_path));
+	}
+	printf("SQLite %s, thread-safe build; connections use SQLITE_OPEN_NOMUTEX "
+	       "(multi-thread mode)\n", sqlite3_libversion());
+
+	start = clk_now_ns();
+	build_database(path, opt.rows);
+	printf("Built %s: %ld orders in %.3f s\n", path, opt.rows, clk_since(start));
+	qs = make_queries(n);
 	printf("Running %d queries one after another on one connection, then on "
 	       "%ld worker threads\n", n, opt.workers);
 	fflush(stdout);	/* log lines are written directly; keep the order */
@@ -624,16 +608,10 @@ int main(int argc, char **argv)
 	pooled = run_pooled(path, qs, n, (int)opt.workers, &opened);
 
 	match = print_results(qs, n);
-	printf("\n%d queries: %.3f s one after another, %.3f s on %ld workers "
-	       "(%.2fx), %d connections opened; results %s\n",
-	       n, sequential, pooled, opt.workers, sequential / pooled, opened,
-	       match ? "match" : "DIFFER");
-	printf("queries=%d workers=%ld rows=%ld sequential=%.3f pooled=%.3f "
-	       "speedup=%.2f connections=%d results_match=%d\n",
-	       n, opt.workers, opt.rows, sequential, pooled, sequential / pooled,
-	       opened, match ? 1 : 0);
-	if (opt.db)
-		printf("The database stays at %s\n", opt.db);
+	print_summary(&opt, n, sequential, pooled, opened, match);
 	free(qs);
+	rc = tmpdir_free(dir);
+	if (rc)
+		die_errno(-rc, "cannot remove the temporary database");
 	return match ? 0 : 1;
 }
