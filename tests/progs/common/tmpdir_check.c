@@ -129,7 +129,14 @@ static void fork_twice(struct tmpdir *dir)
 	free_one(dir);
 }
 
-int main(int argc, char **argv)
+struct options {
+	const char *prefix, *outside;
+	long count;
+	bool move;
+	int then;
+};
+
+static void parse_options(int argc, char **argv, struct options *opt)
 {
 	static const struct option opts[] = {
 		{ "prefix", required_argument, NULL, 'p' },
@@ -139,42 +146,48 @@ int main(int argc, char **argv)
 		{ "then", required_argument, NULL, 't' },
 		{ 0 },
 	};
-	static const char *const thens[] = { "free", "exit", "die", "wait", "fork", NULL };
-	struct tmpdir *dirs[TMPDIR_MAX + 1];
-	const char *outside = NULL, *prefix = "tmpdir_check";
-	long count = 1;
-	int then = THEN_FREE, c, rc;
-	bool move = false;
+	static const char *const thens[] = { "free", "exit", "die", "wait",
+					     "fork", NULL };
+	int c;
 
-	wb_init(argv[0]);
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		if (c == 'p')
-			prefix = optarg;
+			opt->prefix = optarg;
 		else if (c == 'n')
-			count = arg_long("--count", optarg, 1, TMPDIR_MAX + 1);
+			opt->count = arg_long("--count", optarg, 1, TMPDIR_MAX + 1);
 		else if (c == 'o')
-			outside = optarg;
+			opt->outside = optarg;
 		else if (c == 'c')
-			move = true;
+			opt->move = true;
 		else
-			then = arg_choice("--then", optarg, thens);
+			opt->then = arg_choice("--then", optarg, thens);
 	}
 	arg_no_operands(argc, argv);
+}
 
-	for (long i = 0; i < count; i++) {
-		rc = tmpdir_new(&dirs[i], prefix);
+int main(int argc, char **argv)
+{
+	struct options opt = { .prefix = "tmpdir_check", .count = 1,
+			       .then = THEN_FREE };
+	struct tmpdir *dirs[TMPDIR_MAX + 1];
+	int rc;
+
+	wb_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	for (long i = 0; i < opt.count; i++) {
+		rc = tmpdir_new(&dirs[i], opt.prefix);
 		if (rc)
 			die_errno(-rc, "tmpdir_new (directory %ld)", i + 1);
 		printf("dir=%s\n", tmpdir_path(dirs[i]));
 	}
-	fill(dirs[0], outside);
-	if (move && chdir("/") < 0)
+	fill(dirs[0], opt.outside);
+	if (opt.move && chdir("/") < 0)
 		die_errno(errno, "chdir /");
 	fflush(stdout);
 
-	switch (then) {
+	switch (opt.then) {
 	case THEN_FREE:
-		for (long i = 0; i < count; i++)
+		for (long i = 0; i < opt.count; i++)
 			free_one(dirs[i]);
 		return 0;
 	case THEN_EXIT:
