@@ -815,6 +815,7 @@ find_refused_port() {
 	mkdir -p "$TMPDIR"
 	local start=$EPOCHREALTIME
 	# httpd prints a line to stdout when it listens, and exits if it cannot.
+	# shellcheck disable=SC2016  # $0 is the inner shell's
 	run --separate-stderr timeout -k 5 60 bash -c 'exec "$0" >&-' "$(prog download_demo)"
 	[[ $stderr != *"loopback server"* && $stderr != *"httpd"* ]] ||
 		flunk "the server did not survive a closed stdout:" "$stderr"
