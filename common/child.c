@@ -70,7 +70,7 @@ struct child {
 	int err;
 };
 
-static int pidfd_open_(pid_t pid)
+static int pidfd_of(pid_t pid)
 {
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
@@ -364,7 +364,7 @@ static int spawn(struct child *c, char *const argv[])
 	}
 	rc = exec_result(report[0]);
 	if (rc == 0) {
-		c->pidfd = fd_high(pidfd_open_(c->pid));
+		c->pidfd = fd_high(pidfd_of(c->pid));
 		rc = c->pidfd < 0 ? c->pidfd : 0;
 	}
 	if (rc) {

@@ -438,7 +438,8 @@ static void build_database(const char *path, long rows)
  * there before, and SQLite then opens it without SQLITE_OPEN_CREATE.  The
  * names SQLite gives a database's journal and write-ahead log must not
  * exist either: it would take them for this database's own and roll them
- * into it, or delete them.  0 or -errno; -EEXIST for a side file too.
+ * into it, or delete them.  Returns 0 or -errno.  On -EEXIST, *@taken is
+ * @path, or the suffix ("-journal", "-wal") of the side file in the way.
  */
 static int create_db_file(const char *path, const char **taken)
 {
