@@ -142,13 +142,16 @@ assert_tmpdir_empty() {
 
 # start_waiting NAME ARGS...: start a driver in the background and wait (10 s
 # at most) until it prints "waiting".  Its output goes to $BATS_TEST_TMPDIR/out
-# and /err, its pid to BG_PID.  fd 3 is closed, or bats would wait for it.
+# and /err, its pid (timeout's, which passes signals on) to BG_PID.  fd 3 is
+# closed, or bats would wait for it.  The timeout ends a driver that a failed
+# check left waiting; --foreground signals the driver alone, not its child.
 start_waiting() {
 	local name=$1 i
 	shift
 	# Removed here: the background job would truncate them only once it runs.
 	rm -f "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/err"
-	"$(prog "$name")" "$@" >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	timeout --foreground -k 5 60 "$(prog "$name")" "$@" \
+		>"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
 	BG_PID=$!
 	for ((i = 0; i < 200; i++)); do
 		grep -qs '^waiting$' "$BATS_TEST_TMPDIR/out" && return 0
