@@ -935,6 +935,37 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo refuses a URL that libcurl cannot parse as bad input, before any download starts" {
+	server_start
+	local bad
+	for bad in "http://" "http://127.0.0.1:99999/file" "http://[::1/file" \
+		"http://127.0.0.1:0/file" "gopher://127.0.0.1/file" "nosuchscheme://127.0.0.1/" \
+		"http:127.0.0.1/file" "http://127.0.0.1/a b"; do
+		run_prog 10 download_demo "$SERVER_URL/file" "$bad"
+		assert_usage_error download_demo || flunk "for: download_demo ... $bad"
+		[[ ${stderr_lines[0]} == *"'$bad'"* ]] || flunk "the message should name the URL: $stderr"
+		[ -z "$output" ] || flunk "for $bad nothing should start, yet:" "$output"
+	done
+	run_prog 10 download_demo "http://127.0.0.1:99999/file"
+	[[ $stderr == *"Port number"* ]] || flunk "libcurl's reason should be given: $stderr"
+}
+
+@test "download_demo with stdout closed still starts its server, which keeps a stdout of its own" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local start=$EPOCHREALTIME
+	# httpd prints a line to stdout when it listens, and exits if it cannot.
+	# shellcheck disable=SC2016  # $0 is the inner shell's
+	run --separate-stderr timeout -k 5 60 bash -c 'exec "$0" >&-' "$(prog download_demo)"
+	[[ $stderr != *"loopback server"* && $stderr != *"httpd"* ]] ||
+		flunk "the server did not survive a closed stdout:" "$stderr"
+	[ "${#stderr_lines[@]}" -le 1 ] || flunk "at most one line (about stdout) on stderr:" "$stderr"
+	# The guide's five files take two rounds of 0.5 s once the server is up.
+	assert_at_least "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" 1.0 \
+		"seconds the run took"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "the demo left files behind:" "$(ls -AR "$TMPDIR")"
+}
+
 # -------------------------------------------------------------- db_queries
 
 @test "db_queries gets the same answer to every query one after another and on the pool" {
@@ -1018,6 +1049,58 @@ find_refused_port() {
 	[ -s "$db" ] || flunk "--db $db should be kept"
 	run_prog 10 db_queries --rows 1000 --db "$db"
 	assert_usage_error db_queries
+}
+
+@test "db_queries --db refuses any name that exists or cannot be a new file, and changes nothing" {
+	local db=$BATS_TEST_TMPDIR/orders.db sum bad
+	run_prog 120 db_queries --rows 100 --db "$db"
+	assert_clean_exit
+	sum=$(md5sum <"$db")
+	ln -s "$BATS_TEST_TMPDIR/target.db" "$BATS_TEST_TMPDIR/dangling"
+	mkdir "$BATS_TEST_TMPDIR/dir"
+	for bad in "$db" "$db/" "file:$db" "file://$db" "file:$db?mode=rw" \
+		"$BATS_TEST_TMPDIR/dangling" "$BATS_TEST_TMPDIR/dir" "$BATS_TEST_TMPDIR/new.db/" \
+		"$BATS_TEST_TMPDIR/no/such/dir.db"; do
+		run_prog 10 db_queries --rows 100 --db "$bad"
+		assert_usage_error db_queries || flunk "for --db $bad"
+		[ "$(md5sum <"$db")" = "$sum" ] || flunk "--db $bad changed $db"
+		[ ! -e "$BATS_TEST_TMPDIR/target.db" ] || flunk "--db $bad created the symbolic link's target"
+	done
+	[ ! -e "$BATS_TEST_TMPDIR/new.db" ] || flunk "a name ending in / was created without the slash"
+}
+
+@test "db_queries --db refuses a name whose journal or write-ahead log already exists" {
+	local db=$BATS_TEST_TMPDIR/new.db side
+	for side in -journal -wal; do
+		echo "someone else's" >"$db$side"
+		run_prog 10 db_queries --rows 100 --db "$db"
+		assert_usage_error db_queries || flunk "with $db$side there"
+		[ "$(cat "$db$side")" = "someone else's" ] || flunk "$db$side was changed"
+		[ ! -e "$db" ] || flunk "$db was created beside $db$side"
+		rm "$db$side"
+	done
+}
+
+@test "db_queries --db takes a name starting with file: as a plain file name, never as an SQLite URI" {
+	cd "$BATS_TEST_TMPDIR"
+	local sum
+	run_prog 120 db_queries --rows 100 --db orders.db
+	assert_clean_exit
+	sum=$(md5sum <orders.db)
+	# As a URI, file:orders.db would be orders.db itself, built a second time.
+	run_prog 120 db_queries --rows 100 --db file:orders.db
+	assert_clean_exit
+	[ "$(md5sum <orders.db)" = "$sum" ] || flunk "orders.db was opened through the URI file:orders.db"
+	[ "$(head -c 15 file:orders.db)" = "SQLite format 3" ] ||
+		flunk "the database should be in the file named file:orders.db"
+}
+
+@test "db_queries --db that the environment will not let it create is an error (status 1), not bad input" {
+	[ -d /sys ] || skip "no /sys here"
+	run_prog 10 db_queries --rows 100 --db /sys/db_queries.db
+	assert_status 1
+	[ "${#stderr_lines[@]}" -eq 1 ] && [[ $stderr == "db_queries: --db: cannot create /sys/db_queries.db: "* ]] ||
+		flunk "stderr: $stderr"
 }
 
 @test "db_queries rejects bad input with one line on stderr and status 2" {
