@@ -243,6 +243,7 @@ run_to() {
 	[ "$stderr" = "args_check: opening nowhere.txt: No such file or directory" ] || flunk "got: $stderr"
 	run_to full 5 args_check --say printed --count 0
 	assert_usage_error args_check
+}
 
 # --------------------------------------------------------------- tmpdir, child
 # tmpdir_check and child_check drive common/tmpdir.c and common/child.c.
