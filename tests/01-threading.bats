@@ -983,7 +983,7 @@ find_refused_port() {
 }
 
 @test "db_queries' answers agree with the sqlite3 command-line shell on the same file" {
-	command -v sqlite3 >/dev/null || skip "the sqlite3 command-line shell is not installed"
+	command -v sqlite3 >/dev/null || { flunk "the sqlite3 command-line shell is missing: make deps installs it"; return 1; }
 	local db=$BATS_TEST_TMPDIR/orders.db want got
 	run_prog 120 db_queries --rows 20000 --queries 3 --db "$db"
 	assert_clean_exit

@@ -473,22 +473,25 @@ static int create_db_file(const char *path, const char **taken)
 static void create_kept_db(const char *path)
 {
 	size_t len = strlen(path);
+	char shown[WB_SHOW_VALUE];
 	const char *taken;
 	int rc;
 
+	/* The name may be long or hold control bytes: quote it safely. */
+	wb_show(shown, sizeof(shown), path);
 	if (path[len - 1] == '/')
-		usage_error("--db: %s ends in '/'; name a file, not a directory", path);
+		usage_error("--db: %s ends in '/'; name a file, not a directory", shown);
 	rc = create_db_file(path, &taken);
 	if (rc == -EEXIST && taken != path)
 		usage_error("--db: %s%s exists, and SQLite would take it for the new "
-			    "database's own", path, taken);
+			    "database's own", shown, taken);
 	if (rc == -EEXIST)
-		usage_error("--db: %s already exists; name a new file", path);
+		usage_error("--db: %s already exists; name a new file", shown);
 	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT ||
 	    rc == -ENAMETOOLONG || rc == -ELOOP)
-		usage_error("--db: cannot create %s: %s", path, strerror(-rc));
+		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
 	if (rc)
-		die_errno(-rc, "--db: cannot create %s", path);
+		die_errno(-rc, "--db: cannot create %s", shown);
 }
 
 /*

@@ -354,10 +354,10 @@ static void usage(void)
 	       "\n"
 	       "Each URL must be one that libcurl's URL parser accepts, with the scheme\n"
 	       "http:// written out and a port from 1 to 65535, if any; anything else is\n"
-	       "bad input, refused before any download starts.  Exit status: 0 if every\n"
-	       "download succeeded, 1 if any failed (or the server would not start),\n"
-	       "2 for bad input.\n",
-	       wb_progname(), MAX_WORKERS);
+	       "bad input, refused before any download starts; at most %d URLs.\n"
+	       "Exit status: 0 if every download succeeded, 1 if any failed (or the\n"
+	       "server would not start), 2 for bad input.\n",
+	       wb_progname(), MAX_WORKERS, MAX_URLS);
 }
 
 struct options {
@@ -447,13 +447,13 @@ static const char *url_problem(const char *url, char *buf, size_t len)
 /* Refuse the first URL the demo could not fetch, as bad input. */
 static void check_urls(char *const urls[], size_t n)
 {
-	char buf[160];
+	char buf[160], shown[WB_SHOW_VALUE];
 	const char *why;
 
 	for (size_t i = 0; i < n; i++) {
 		why = url_problem(urls[i], buf, sizeof(buf));
 		if (why)
-			usage_error("'%s' %s", urls[i], why);
+			usage_error("'%s' %s", wb_show(shown, sizeof(shown), urls[i]), why);
 	}
 }
 
