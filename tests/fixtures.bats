@@ -3,6 +3,7 @@
 # and their tests depend on: each endpoint does exactly what it promises.
 
 setup() {
+	load helpers/common
 	load helpers/server
 }
 
@@ -31,6 +32,14 @@ fnv1a() {
 raw_request() {
 	# shellcheck disable=SC2016 # expanded by the child bash
 	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s" "$2" >&3 && cat <&3' \
+		_ "$SERVER_PORT" "$1"
+}
+
+# Send the bytes that printf makes of the format $1 (the one way to send a
+# NUL from bash) on a fresh connection and print the whole answer.
+raw_printf() {
+	# shellcheck disable=SC2016 # expanded by the child bash
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf -- "$2" >&3 && cat <&3' \
 		_ "$SERVER_PORT" "$1"
 }
 
@@ -280,6 +289,24 @@ fd_count() {
 		sleep 0.1
 	done
 	[ "$(fd_count "$SERVER_PID")" -eq "$before" ]
+}
+
+@test "httpd: a NUL or another control byte in the request line or a header gets 400" {
+	server_start
+	for bad in 'GET /file HTTP/1.1\0\r\n\r\n' 'GET /file\0 HTTP/1.1\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\0c\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: \0\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\001c\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: b\033c\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\177\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: b\rc\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-\0: b\r\n\r\n'; do
+		run raw_printf "$bad"
+		[[ ${lines[0]} == "HTTP/1.1 400 Bad Request"* ]] ||
+			flunk "'$bad' got '${lines[0]:-nothing}', not 400"
+	done
+	# A tab and bytes from 0x80 up are allowed in a value.
+	run raw_printf 'GET /file?size=16 HTTP/1.1\r\nX-A: b\tc caf\303\251\r\n\r\n'
+	[[ ${lines[0]} == "HTTP/1.1 200 OK"* ]]
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
 }
 
 @test "httpd: SIGTERM closes open connections and exits 0" {
