@@ -81,6 +81,11 @@ wait_fd_count() {
 	flunk "httpd holds $(fd_count "$1") descriptors, not $2"
 }
 
+# The CPU time (user + system) process $1 has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 # The server hashes a body's pattern once per size and keeps the result (see
 # pattern_checksum()); the first 100 MiB request holds up every client while
 # it does.  A HEAD request gets that done before a timed check begins.
@@ -432,6 +437,55 @@ get_while_running() {
 		"$(awk -v s="$(slack 1)" 'BEGIN { print 10000 + s * 1000 }')"
 }
 
+@test "httpd: past --max-conns a client gets 503 at once, and is served again once others leave" {
+	server_start --max-conns 50
+	before=$(fd_count "$SERVER_PID")
+	slowclients --conns 50 --wait-ms 2000 >"$BATS_TEST_TMPDIR/held" 3>&- &
+	held=$!
+	wait_fd_count "$SERVER_PID" $((before + 50))
+	for i in 1 2 3; do
+		run timeout 10 curl -s -D "$BATS_TEST_TMPDIR/head" -o /dev/null \
+			-w '%{http_code} %{time_total}' "$SERVER_URL/file"
+		[[ $output == "503 "* ]] || flunk "request $i past the cap got '$output'"
+		assert_between "${output#503 }" 0 1 "seconds to the 503"
+		[ "$(header "$BATS_TEST_TMPDIR/head" Connection)" = close ]
+	done
+	wait "$held"
+	# The held connections were still open when their client gave up.
+	assert_ended "$BATS_TEST_TMPDIR/held" 50 open 2000 100000
+	wait_fd_count "$SERVER_PID" "$before"
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
+@test "httpd: out of descriptors, it turns clients away with 503 instead of stalling or spinning" {
+	command -v prlimit >/dev/null || skip "no prlimit"
+	server_start --max-conns 100
+	before=$(fd_count "$SERVER_PID")
+	# Lower its descriptor limit far below the cap.  The limit bounds the
+	# numbers of descriptors, so the room is the free numbers under it.
+	limit=$((before + 10))
+	room=$((limit - $(find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' |
+		awk -v l="$limit" '$1 < l' | wc -l)))
+	prlimit --pid "$SERVER_PID" --nofile="$limit":
+	slowclients --conns 30 --wait-ms 3000 >"$BATS_TEST_TMPDIR/held" 3>&- &
+	held=$!
+	wait_fd_count "$SERVER_PID" $((before + room))
+	ticks=$(cpu_ticks "$SERVER_PID")
+	run timeout 10 curl -s -o /dev/null -w '%{http_code} %{time_total}' "$SERVER_URL/file"
+	[[ $output == "503 "* ]] || flunk "a request with no descriptor left got '$output'"
+	assert_between "${output#503 }" 0 1 "seconds to the 503"
+	# A loop that retried accept() without pause would burn a whole second.
+	sleep 1
+	used=$(($(cpu_ticks "$SERVER_PID") - ticks))
+	((used <= 20)) || flunk "httpd used $used clock ticks of CPU in 1 s while out of descriptors"
+	wait "$held"
+	[ "$(grep -c ' 503$' "$BATS_TEST_TMPDIR/held")" -eq $((30 - room)) ]
+	wait_fd_count "$SERVER_PID" "$before"
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
 @test "httpd: a NUL or another control byte in the request line or a header gets 400" {
 	server_start
 	for bad in 'GET /file HTTP/1.1\0\r\n\r\n' 'GET /file\0 HTTP/1.1\r\n\r\n' \
@@ -478,11 +532,20 @@ get_while_running() {
 @test "httpd: bad flags exit 2 with one line on stderr" {
 	for args in --bogus '--port abc' '--port 70000' '--port -1' --port stray -p \
 		'--head-timeout-ms 0' '--head-timeout-ms abc' '--head-timeout-ms 3600001' \
-		'--idle-timeout-ms -1' '--idle-timeout-ms 1.5' --idle-timeout-ms; do
+		'--idle-timeout-ms -1' '--idle-timeout-ms 1.5' --idle-timeout-ms \
+		'--max-conns 0' '--max-conns x' '--max-conns 99999999999999999999'; do
 		# shellcheck disable=SC2086 # split on purpose
 		run timeout 5 "$WB_FIXTURES/httpd" $args
 		[ "$status" -eq 2 ] || { echo "'$args' exited $status"; false; }
 		[ "${#lines[@]}" -eq 1 ]
 		[[ ${lines[0]} == "httpd: "*"(see --help)" ]]
 	done
+}
+
+@test "httpd: --max-conns beyond what the descriptor limit leaves room for is refused" {
+	# shellcheck disable=SC2016 # expanded by the child bash
+	run timeout 5 bash -c 'ulimit -n 64 && exec "$1" --max-conns 100' _ "$WB_FIXTURES/httpd"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == "httpd: --max-conns: 100 is more than"*"(see --help)" ]]
 }
