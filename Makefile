@@ -168,7 +168,7 @@ $(foreach m,$(MUTANTS),$(eval $(call mutant_src,$(m),$(call ex_field,$(call mut_
 # ---------------------------------------------------------------- targets
 
 .PHONY: all programs exercises skeletons mutants deps run test test-san check bench \
-	skels skels-src sync-check serve compdb format clean help
+	skels skels-src sync-check serve compdb format format-check clean help
 
 all: programs exercises  ## build every program, the exercises included
 
@@ -221,6 +221,9 @@ compdb:  ## write compile_commands.json for editors (needs bear)
 
 format:  ## clang-format every C file in place
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:  ## is every C file formatted as .clang-format says?
+	@tests/run format
 
 clean:  ## remove build/
 	rm -rf build
