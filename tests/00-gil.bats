@@ -1,17 +1,47 @@
 #!/usr/bin/env bats
 # Chapter 00: there is no GIL in C.
+#
+# The exercises' checks read the promises of chapters/00-gil/counter.h and
+# gil.h.  Lost updates and overlapping holders show up only when threads
+# happen to collide, so every check of a counter also runs the
+# ThreadSanitizer build, whose verdict on a race does not depend on luck;
+# the GIL's checks force each interleaving with gates, and bound every wait.
 
 CHAPTER=00-gil
 load helpers/common
 
 LESSON=chapters/00-gil/README.md
 
+MUTEX_HINT="Hold the lock around the whole read-modify-write in counter_mutex.c."
+MUTEX_SECTION="A mutex makes the three steps one"
+ATOMIC_HINT="Make the value atomic and add with atomic_fetch_add_explicit in counter_atomic.c."
+ATOMIC_SECTION="Atomics: one indivisible instruction"
+GIL_SECTION="Building a GIL"
+
+# lesson SECTION: where the lesson explains it, for the end of a message.
+lesson() {
+	echo "(lesson: $LESSON, section \"$1\")"
+}
+
+# race_free HINT SECTION SECONDS PROG ARGS...: the ThreadSanitizer build of
+# PROG runs to the end with no report.  A race is found whether or not the
+# threads happened to collide, so a check that starts with this fails on
+# every run for an unsynchronised counter, even on one core.
+race_free() {
+	local hint=$1 section=$2
+	shift 2
+	run_tsan "$@"
+	assert_no_race "$hint $(lesson "$section")" || return 1
+	assert_clean_exit
+}
+
 # exact_every_time MODE THREADS ITERATIONS HINT SECTION: run race_counter
-# several times and require every run to count every increment.  A counter
-# without synchronisation loses updates only when threads happen to overlap,
-# so one lucky run proves little; several long runs leave it no place to hide.
+# under ThreadSanitizer, then several times as built, and require every run
+# to count every increment.
 exact_every_time() {
 	local mode=$1 threads=$2 iterations=$3 runs=5 attempt expected counted
+	race_free "$4" "$5" 120 race_counter --mode "$mode" --threads "$threads" \
+		--iterations $((iterations / 100)) || return 1
 	[ -z "$WB_SAN" ] || { runs=2; iterations=$((iterations / 10)); }
 	for ((attempt = 1; attempt <= runs; attempt++)); do
 		run_prog 60 race_counter --mode "$mode" --threads "$threads" --iterations "$iterations"
@@ -20,15 +50,41 @@ exact_every_time() {
 		counted=$(value counted)
 		[ -n "$counted" ] && [ "$counted" = "$expected" ] && continue
 		flunk "run $attempt of $runs counted ${counted:-nothing} of $expected increments: $(value lost) updates were lost." \
-			"$4 (lesson: $LESSON, section \"$5\")"
+			"$4 $(lesson "$5")"
 		return 1
 	done
 }
 
-MUTEX_HINT="Hold the lock around the whole read-modify-write in counter_mutex.c."
-MUTEX_SECTION="A mutex makes the three steps one"
-ATOMIC_HINT="Make the value atomic and add with atomic_fetch_add_explicit in counter_atomic.c."
-ATOMIC_SECTION="Atomics: one indivisible instruction"
+# adds_any_amount KIND HINT SECTION: add(c, n) adds n, for every n.
+adds_any_amount() {
+	race_free "$2" "$3" 60 counter_probe --case sizes --counter "$1" || return 1
+	run_prog 30 counter_probe --case sizes --counter "$1"
+	assert_clean_exit || return 1
+	[ "$(value fresh)" = 0 ] || flunk "a new counter reads $(value fresh), not 0"
+	[ "$(value after_5_-2_0)" = 3 ] ||
+		flunk "adding 5, -2 and 0 to a new counter gave $(value after_5_-2_0), not 3." \
+			"add(c, n) must add n itself, whatever its sign or size. $(lesson "$3")"
+	[ "$(value after_big)" = 9223372036854775807 ] && [ "$(value back_to)" = 0 ] ||
+		flunk "adding LONG_MAX - 3 to 3 gave $(value after_big), and taking it all back gave $(value back_to)" \
+			"$(lesson "$3")"
+	[ "$(value counted)" = "$(value expected)" ] ||
+		flunk "4 threads adding 1, 7, -3 and 1000 at once: counted $(value counted), expected $(value expected)." \
+			"$2 $(lesson "$3")"
+}
+
+# hammered KIND HINT SECTION: threads add for a while as fast as they can,
+# overlapping for the whole run however fast the machine; a reader watches.
+hammered() {
+	race_free "$2" "$3" 60 counter_probe --case hammer --counter "$1" --ms 100 || return 1
+	run_prog 30 counter_probe --case hammer --counter "$1" --threads 4 --ms 300
+	assert_clean_exit || return 1
+	[ "$(value lost)" = 0 ] ||
+		flunk "4 threads adding for 300 ms lost $(value lost) of $(value expected) updates." \
+			"$2 $(lesson "$3")"
+	[ "$(value backwards)" = 0 ] && [ "$(value above_final)" = no ] ||
+		flunk "a reader saw the total go down $(value backwards) times (or pass the final count)" \
+			"while the threads only added: get() must read the whole value. $(lesson "$3")"
+}
 
 @test "[00-mutex] the mutex counter counts every increment of 4 threads exactly" {
 	exact_every_time mutex 4 2000000 "$MUTEX_HINT" "$MUTEX_SECTION"
@@ -42,9 +98,16 @@ ATOMIC_SECTION="Atomics: one indivisible instruction"
 	# race_counter reads the counter while the threads are still adding, so
 	# a get() without the lock is a race too.  TSan reports a race whether
 	# or not the threads happened to collide, so this holds on any machine.
-	run_tsan 60 race_counter --mode mutex --threads 4 --iterations 20000
-	assert_no_race "$MUTEX_HINT Lock in get() too. (lesson: $LESSON, section \"$MUTEX_SECTION\")"
-	assert_clean_exit
+	race_free "$MUTEX_HINT Lock in get() too." "$MUTEX_SECTION" \
+		60 race_counter --mode mutex --threads 4 --iterations 20000
+}
+
+@test "[00-mutex] add(c, n) adds n: negative, zero and large amounts, from threads at once" {
+	adds_any_amount mutex "$MUTEX_HINT" "$MUTEX_SECTION"
+}
+
+@test "[00-mutex] threads adding for 300 ms lose no update, and a reader never sees the total go down" {
+	hammered mutex "$MUTEX_HINT" "$MUTEX_SECTION"
 }
 
 @test "[00-atomic] the atomic counter counts every increment of 4 threads exactly" {
@@ -56,9 +119,28 @@ ATOMIC_SECTION="Atomics: one indivisible instruction"
 }
 
 @test "[00-atomic] ThreadSanitizer finds no race in the atomic counter" {
-	run_tsan 60 race_counter --mode atomic --threads 4 --iterations 20000
-	assert_no_race "$ATOMIC_HINT (lesson: $LESSON, section \"$ATOMIC_SECTION\")"
+	race_free "$ATOMIC_HINT Read it with an atomic load too." "$ATOMIC_SECTION" \
+		60 race_counter --mode atomic --threads 4 --iterations 20000
+}
+
+@test "[00-atomic] add(c, n) adds n: negative, zero and large amounts, from threads at once" {
+	adds_any_amount atomic "$ATOMIC_HINT" "$ATOMIC_SECTION"
+}
+
+@test "[00-atomic] threads adding for 300 ms lose no update, and a reader never sees the total go down" {
+	# An atomic load followed by an atomic store is two steps: TSan sees
+	# no race in it, but adds that slip in between are lost here.
+	hammered atomic "$ATOMIC_HINT An atomic load and then a store is two steps, not one." \
+		"$ATOMIC_SECTION"
+}
+
+@test "counters: each constructor returns 0 or -EINVAL, and a new counter reads 0" {
+	run_prog 10 counter_probe --case new
 	assert_clean_exit
+	[ "$(value mutex_null)" = -EINVAL ] && [ "$(value atomic_null)" = -EINVAL ] ||
+		flunk "a NULL out pointer must give -EINVAL: $output"
+	[ "$(value mutex_ok)" = 0 ] && [ "$(value atomic_ok)" = 0 ] || flunk "$output"
+	[ "$(value mutex_fresh)" = 0 ] && [ "$(value atomic_fresh)" = 0 ] || flunk "$output"
 }
 
 @test "race_counter: with no synchronisation the count never exceeds what was added" {
@@ -107,6 +189,8 @@ ATOMIC_SECTION="Atomics: one indivisible instruction"
 	done
 }
 
+# ---------------------------------------------------------------- the GIL
+
 @test "[00-gil] under the GIL no two threads ever compute at the same time" {
 	run_prog 30 gil_sim --mode gil --threads 2 --work-ms 100 --trace
 	assert_clean_exit
@@ -114,7 +198,7 @@ ATOMIC_SECTION="Atomics: one indivisible instruction"
 	local most
 	most=$(max_overlap =)
 	[ "$most" -eq 1 ] || flunk "$most threads computed at once under the GIL." \
-		"gil_acquire must wait while the GIL is held (lesson: $LESSON, section \"Building a GIL\")"
+		"gil_acquire must wait while the GIL is held $(lesson "$GIL_SECTION")"
 }
 
 # turns: how many times the computing thread changed, reading the '=' spans
@@ -139,11 +223,11 @@ assert_handovers() {
 	[ "$turns" -ge "$lo" ] && [ "$turns" -le "$hi" ] ||
 		flunk "the GIL changed hands $turns times in ${elapsed} s with a ${switch} ms switch interval;" \
 			"expected $lo to $hi.  A waiter must ask for the GIL after one switch interval and" \
-			"the holder must hand over in gil_yield (lesson: $LESSON, section \"Building a GIL\")"
+			"the holder must hand over in gil_yield $(lesson "$GIL_SECTION")"
 	[ "$acq" -le $((turns * 3 / 2 + 4)) ] ||
 		flunk "$acq acquisitions for $turns turns: the GIL is being released and retaken" \
 			"by the same thread.  gil_yield must wait until another thread has taken it" \
-			"(forced switching; lesson: $LESSON, section \"Building a GIL\")"
+			"(forced switching; $(lesson "$GIL_SECTION"))"
 }
 
 @test "[00-gil] the GIL changes hands every 5 ms switch interval" {
@@ -179,6 +263,180 @@ assert_handovers() {
 	[ "$(max_overlap =)" -eq 1 ] || flunk "two threads computed at once under the GIL"
 	[ "$(spans | awk '$4 == "."' | wc -l)" -eq 8 ] || flunk "expected 8 I/O waits"
 	[ "$(max_overlap)" -ge 2 ] || flunk "no I/O wait overlapped anything"
+}
+
+# gil_scene CASE: run one scene of the GIL's driver, which must end cleanly.
+gil_scene() {
+	run_prog 30 gil_probe --case "$1"
+	assert_clean_exit
+}
+
+# The waiter of the "block" and "alone" scenes must have waited for the
+# holder: it may take the GIL only after the holder released it.
+assert_waiter_waited() {
+	[ "$(value overlaps)" = 0 ] && [ "$(value waiter_taken)" = after-release ] && return 0
+	flunk "gil_acquire returned while another thread held the GIL (the waiter took it" \
+		"$(value waiter_taken)).  While g->held, wait on g->released, in a loop:" \
+		"a wait can end without the GIL being free. $(lesson "$GIL_SECTION")"
+}
+
+@test "[00-gil] gil_acquire blocks while another thread holds the GIL, and wakes as soon as it is released" {
+	# The switch interval (1 s) is longer than the hold (300 ms), so only
+	# the release can wake the waiter in time.
+	gil_scene block
+	assert_waiter_waited || return 1
+	assert_between "$(value wake_latency_ms)" 0 "$(slack 100)" \
+		"ms from gil_release to the waiter holding the GIL (release must wake a waiter on the condition variable it waits on)" ||
+		return 1
+	[ "$(value acquisitions)" = 2 ] || flunk "2 acquisitions made, gil_acquisitions says $(value acquisitions)"
+}
+
+@test "[00-gil] a thread blocked in gil_acquire sleeps: almost no CPU in a 300 ms wait" {
+	# The waiter reads its own CPU clock and count of sleeps around the
+	# call.  A condition-variable wait sleeps once and wakes once; a loop
+	# that looks again and again, even with a 1 ms nap between looks,
+	# burns CPU or sleeps hundreds of times.
+	gil_scene block
+	assert_waiter_waited || return 1
+	assert_at_least "$(value waited_ms)" 200 "ms the waiter spent in gil_acquire" || return 1
+	assert_between "$(value waited_cpu_ms)" 0 20 \
+		"ms of CPU burnt by a thread blocked in gil_acquire for $(value waited_ms) ms (wait on a condition variable; do not spin) $(lesson "$GIL_SECTION")" ||
+		return 1
+	assert_between "$(value waited_sleeps)" 0 10 \
+		"times the blocked thread went to sleep in $(value waited_ms) ms with a 1 s switch interval (once per wait: poll and it is hundreds) $(lesson "$GIL_SECTION")"
+}
+
+@test "[00-gil] while a thread waits, the holder's other calls return at once" {
+	# gil_drop_requested, gil_acquisitions and gil_release never wait for
+	# the GIL: a waiter must sleep without holding g->lock.
+	gil_scene block
+	assert_waiter_waited || return 1
+	assert_between "$(value holder_call_ms)" 0 "$(slack 50)" \
+		"ms the slowest gil_drop_requested + gil_acquisitions took while a thread waited" || return 1
+	assert_between "$(value release_ms)" 0 "$(slack 50)" "ms gil_release took with a waiter"
+}
+
+@test "[00-gil] a waiter asks for the GIL after one switch interval, and taking it clears the request" {
+	gil_scene yield
+	local asked
+	asked=$(value request_ms)
+	[ "$asked" != never ] ||
+		flunk "the holder was never asked to drop the GIL in 2 s while a thread waited." \
+			"When a wait on g->released times out and the GIL has not changed hands, set" \
+			"g->drop_request; gil_drop_requested must report it. $(lesson "$GIL_SECTION")" || return 1
+	assert_between "$asked" 99 "$(awk -v s="$(slack 100)" 'BEGIN { print 100 + s }')" \
+		"ms from the waiter's call to the request, with a 100 ms switch interval" || return 1
+	[ "$(value request_after_take)" = no ] ||
+		flunk "the thread that took the GIL found the drop request still set: clear it when" \
+			"taking the GIL, or the new holder hands over at once. $(lesson "$GIL_SECTION")"
+}
+
+@test "[00-gil] gil_yield hands the GIL to the waiter and returns after the waiter gave it back" {
+	gil_scene yield
+	[ "$(value handed_over)" = yes ] ||
+		flunk "the waiting thread did not take the GIL while the holder was in gil_yield." \
+			"Release it, then wait on g->taken until g->acquisitions moves. $(lesson "$GIL_SECTION")" ||
+		return 1
+	[ "$(value back)" = after-release ] && [ "$(value overlaps)" = 0 ] ||
+		flunk "gil_yield returned ($(value back)) while the other thread still held the GIL" || return 1
+	assert_between "$(value back_latency_ms)" 0 "$(slack 100)" \
+		"ms from the other thread's release to gil_yield returning" || return 1
+	[ "$(value acquisitions)" = 3 ] ||
+		flunk "acquire, hand over, take back: 3 acquisitions, gil_acquisitions says $(value acquisitions)"
+}
+
+@test "[00-gil] a thread waiting in gil_yield to get the GIL back sleeps" {
+	gil_scene yield
+	[ "$(value handed_over)" = yes ] && [ "$(value back)" = after-release ] ||
+		flunk "gil_yield did not hand the GIL over and wait for it (handed over: $(value handed_over)," \
+			"back: $(value back)). $(lesson "$GIL_SECTION")" || return 1
+	assert_at_least "$(value yield_ms)" 200 "ms spent in gil_yield" || return 1
+	assert_between "$(value yield_cpu_ms)" 0 20 \
+		"ms of CPU burnt in gil_yield while another thread held the GIL for $(value yield_ms) ms $(lesson "$GIL_SECTION")" ||
+		return 1
+	assert_between "$(value yield_sleeps)" 0 16 \
+		"times the yielding thread went to sleep in $(value yield_ms) ms with a 100 ms switch interval $(lesson "$GIL_SECTION")"
+}
+
+@test "[00-gil] gil_yield with nobody waiting keeps the GIL: it returns at once, and a newcomer waits" {
+	gil_scene alone
+	assert_between "$(value acquire_ms)" 0 "$(slack 50)" "ms gil_acquire took on a free GIL" || return 1
+	[ "$(value request)" = no ] || flunk "a drop request with nobody waiting" || return 1
+	assert_between "$(value yield_ms)" 0 "$(slack 50)" \
+		"ms gil_yield took with nobody waiting (it must not wait for a hand-over that cannot happen)" ||
+		return 1
+	[ "$(value after_acquire)" = 1 ] && [ "$(value after_yield)" = 1 ] ||
+		flunk "gil_acquisitions: $(value after_acquire) after the first acquire," \
+			"$(value after_yield) after a yield with nobody waiting (the GIL never changed hands: 1 and 1)" ||
+		return 1
+	assert_waiter_waited
+}
+
+@test "[00-gil] a waiter whose interval began before the GIL changed hands does not ask the new holder at once" {
+	# B asks at 300 ms, the holder lets go at about 400 ms, and C waits
+	# since 200 ms.  Whoever takes the GIL, the other one's interval began
+	# before that: when it ends, it must start a new one instead of asking.
+	gil_scene fresh
+	[ "$(value overlaps)" = 0 ] || flunk "two threads held the GIL at once" || return 1
+	local turn
+	turn=$(value turn_ms)
+	[ "$turn" != never ] || flunk "the new holder was never asked to hand over" || return 1
+	assert_at_least "$turn" 270 \
+		"ms the new holder kept the GIL before being asked, with a 300 ms switch interval: ask only when nobody has taken the GIL since the wait began (g->acquisitions unchanged) $(lesson "$GIL_SECTION")"
+}
+
+@test "[00-gil] two threads that yield whenever asked take strict turns" {
+	gil_scene pingpong
+	[ "$(value stuck)" = 0 ] ||
+		flunk "a thread holding the GIL was never asked to hand it over while the other waited" || return 1
+	[ "$(value repeats)" = 0 ] && [ "$(value overlaps)" = 0 ] ||
+		flunk "the GIL went back to the thread that yielded it (order $(value order)):" \
+			"gil_yield must wait until another thread has taken it. $(lesson "$GIL_SECTION")" || return 1
+	[ "$(value turns)" = 22 ] && [ "$(value acquisitions)" = 22 ] ||
+		flunk "22 turns expected, $(value turns) seen, $(value acquisitions) counted"
+}
+
+@test "[00-gil] many threads taking the GIL thousands of times: one holder at a time, each acquisition counted" {
+	race_free "Only the GIL's holder may run: wait while it is held." "$GIL_SECTION" \
+		60 gil_probe --case count || return 1
+	gil_scene count
+	[ "$(value overlaps)" = 0 ] && [ "$(value guarded)" = "$(value expected)" ] ||
+		flunk "threads held the GIL at once $(value overlaps) times $(lesson "$GIL_SECTION")" || return 1
+	[ "$(value acquisitions)" = 4000 ] ||
+		flunk "4 threads took the GIL 1000 times each; gil_acquisitions says $(value acquisitions)"
+}
+
+@test "[00-gil] ThreadSanitizer finds no race in the GIL, nor in the data only its holder touches" {
+	# The drivers keep plain data that only the GIL's holder touches, so a
+	# GIL that lets two threads in is reported even if they never collided.
+	# A drop request read without the lock must be an atomic.
+	local hint="Only the holder may run, and g->drop_request is read without the lock, so it must be atomic."
+	race_free "$hint" "$GIL_SECTION" 60 gil_probe --case pingpong || return 1
+	race_free "$hint" "$GIL_SECTION" 60 gil_probe --case yield || return 1
+	race_free "$hint" "$GIL_SECTION" 60 gil_sim --mode gil --threads 4 --work-ms 40 || return 1
+	race_free "$hint" "$GIL_SECTION" 60 gil_sim --mode io --threads 2 --work-ms 40 --io-ms 10
+}
+
+@test "gil_new refuses a NULL pointer and intervals outside 1 ms to one hour, and makes a free GIL" {
+	gil_scene new
+	local key
+	for key in zero negative huge null_out; do
+		[ "$(value $key)" = -EINVAL ] || flunk "gil_new, $key: $(value $key), not -EINVAL" || return 1
+	done
+	[ "$(value untouched)" = yes ] || flunk "a failed gil_new wrote to *out" || return 1
+	[ "$(value max)" = 0 ] && [ "$(value ok)" = 0 ] || flunk "$output" || return 1
+	[ "$(value fresh_acquisitions)" = 0 ] && [ "$(value fresh_request)" = no ] ||
+		flunk "a new GIL: $output"
+}
+
+@test "gil: releasing or yielding a GIL the caller does not hold, or taking it twice, is caught by an assertion" {
+	local scene
+	for scene in release-free release-other yield-free acquire-twice; do
+		run_prog 10 gil_probe --case $scene
+		[ "$status" -eq 134 ] && [[ $stderr == *Assertion* ]] ||
+			flunk "gil_probe --case $scene: status $status, stdout '$output', stderr '$stderr'" ||
+			return 1
+	done
 }
 
 @test "gil_sim: running free, the threads compute at the same time" {
