@@ -62,8 +62,8 @@ void gil_release(struct gil *g);
 
 /*
  * Has a waiter asked the holder to hand over?  Taking the GIL clears the
- * request.  Any thread may call this, and it is cheap enough to poll
- * often: it takes no lock.
+ * request.  Any thread may call this at any time, as often as it likes,
+ * without a data race and without waiting for the GIL.
  */
 bool gil_drop_requested(struct gil *g);
 
