@@ -180,6 +180,22 @@ hammered() {
 	done
 }
 
+@test "race_counter: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--mode atomic --iterations 1000" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog race_counter)" $args
+			assert_status 1 || flunk "for: race_counter $args $to"
+			[ "$stderr" = "race_counter: cannot write output: $want" ] ||
+				flunk "for: race_counter $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 @test "race_counter: --help lists every option and exits 0" {
 	run_prog 10 race_counter --help
 	assert_clean_exit
@@ -462,5 +478,21 @@ assert_waiter_waited() {
 		"--io-ms -5" "--rounds 1000" "--mode turbo" "--trace=yes" "operand"; do
 		eval "run_prog 10 gil_sim $bad"
 		assert_usage_error gil_sim || flunk "for: gil_sim $bad"
+	done
+}
+
+@test "gil_sim: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--mode free --work-ms 20" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog gil_sim)" $args
+			assert_status 1 || flunk "for: gil_sim $args $to"
+			[ "$stderr" = "gil_sim: cannot write output: $want" ] ||
+				flunk "for: gil_sim $args $to, stderr:" "$stderr"
+		done
 	done
 }

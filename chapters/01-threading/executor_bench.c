@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -23,6 +24,15 @@
 /* Starting a thread per task is slow; this many is plenty to time it. */
 #define THREAD_TASKS_MAX 10000L
 #define LATENCY_SAMPLES 2000
+
+/*
+ * A run holds every task at once: its future and three pointers (argument,
+ * future, result).  That measures at about 200 bytes a task; the check of
+ * --tasks counts 256, to err on the safe side.  The cap keeps a run within
+ * a few GiB whatever the machine.
+ */
+#define BYTES_PER_TASK 256
+#define TASKS_MAX 10000000L
 
 static int trivial_task(void *arg, void **result, char *err, size_t errlen)
 {
@@ -196,6 +206,34 @@ static void row(const char *what, size_t n, double secs)
 	       secs * 1e6 / (double)n);
 }
 
+/*
+ * Refuse a --tasks the machine cannot hold, before allocating anything: a
+ * run may take half of the memory, or what a ulimit on this process
+ * allows, whichever is less.  Otherwise the kernel's OOM killer, or a
+ * failed malloc halfway through a run, would say it less clearly.
+ */
+static void check_memory(long tasks)
+{
+	const double gib = 1024.0 * 1024 * 1024;
+	double need = (double)tasks * BYTES_PER_TASK;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	static const struct { int resource; const char *name; } limits[] = {
+		{ RLIMIT_AS, "ulimit -v" }, { RLIMIT_DATA, "ulimit -d" },
+	};
+	struct rlimit rl;
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (getrlimit(limits[i].resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    need > (double)rl.rlim_cur)
+			usage_error("--tasks %ld needs about %.1f GiB of memory, more than "
+				    "this process may have (%.1f GiB, %s)", tasks, need / gib,
+				    (double)rl.rlim_cur / gib, limits[i].name);
+	if (pages > 0 && page > 0 && need > (double)pages * (double)page / 2)
+		usage_error("--tasks %ld needs about %.1f GiB of memory, more than half "
+			    "of this machine's %.1f GiB", tasks, need / gib,
+			    (double)pages * (double)page / gib);
+}
+
 static void usage(void)
 {
 	printf("usage: %s [--tasks N] [--runs N] [--workers N]\n"
@@ -204,12 +242,14 @@ static void usage(void)
 	       "and one task's submit-to-result latency, against one thread per\n"
 	       "task.  Each figure is the median of the runs.\n"
 	       "\n"
-	       "  --tasks N     tasks per run (1 to 100000000; default 1000000);\n"
-	       "                a thread per task is timed on at most %ld of them\n"
+	       "  --tasks N     tasks per run (1 to %ld; default 1000000), and no\n"
+	       "                more than half of the memory (or a ulimit) holds at\n"
+	       "                %d bytes a task; a thread per task is timed on at\n"
+	       "                most %ld of them\n"
 	       "  --runs N      runs per figure (1 to 99; default 5)\n"
 	       "  --workers N   worker threads (1 to 1024; default: one per CPU)\n"
 	       "  --help        show this and exit\n",
-	       wb_progname(), THREAD_TASKS_MAX);
+	       wb_progname(), TASKS_MAX, BYTES_PER_TASK, THREAD_TASKS_MAX);
 }
 
 int main(int argc, char **argv)
@@ -236,7 +276,7 @@ int main(int argc, char **argv)
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:
-			tasks = arg_long("--tasks", optarg, 1, 100000000);
+			tasks = arg_long("--tasks", optarg, 1, TASKS_MAX);
 			break;
 		case OPT_RUNS:
 			runs = arg_long("--runs", optarg, 1, 99);
@@ -251,6 +291,7 @@ int main(int argc, char **argv)
 		}
 	}
 	arg_no_operands(argc, argv);
+	check_memory(tasks);
 
 	n = (size_t)tasks;
 	nthreads = tasks < THREAD_TASKS_MAX ? n : (size_t)THREAD_TASKS_MAX;
