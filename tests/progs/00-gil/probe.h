@@ -93,7 +93,7 @@ static inline bool gate_wait(struct gate *g)
 struct usage {
 	int64_t wall_ns;
 	int64_t cpu_ns;
-	long sleeps;
+	long wakeups;
 };
 
 static inline struct usage usage_now(void)
@@ -107,18 +107,18 @@ static inline struct usage usage_now(void)
 	if (getrusage(RUSAGE_THREAD, &ru) != 0)
 		die_errno(errno, "getrusage(RUSAGE_THREAD)");
 	u.cpu_ns = (int64_t)ts.tv_sec * CLK_NS_PER_SEC + ts.tv_nsec;
-	u.sleeps = ru.ru_nvcsw;
+	u.wakeups = ru.ru_nvcsw;
 	return u;
 }
 
-/* Print "PREFIX_ms=... PREFIX_cpu_ms=... PREFIX_sleeps=..." for a call. */
+/* Print "PREFIX_ms=... PREFIX_cpu_ms=... PREFIX_wakeups=..." for a call. */
 static inline void usage_print(const char *prefix, struct usage before,
 			       struct usage after)
 {
-	printf("%s_ms=%.1f %s_cpu_ms=%.2f %s_sleeps=%ld", prefix,
+	printf("%s_ms=%.1f %s_cpu_ms=%.2f %s_wakeups=%ld", prefix,
 	       (double)(after.wall_ns - before.wall_ns) / CLK_NS_PER_MS, prefix,
 	       (double)(after.cpu_ns - before.cpu_ns) / CLK_NS_PER_MS, prefix,
-	       after.sleeps - before.sleeps);
+	       after.wakeups - before.wakeups);
 }
 
 /* Milliseconds from @from to @to, both clk_now_ns() values. */
