@@ -214,9 +214,10 @@ static void run_mode(const struct config *cfg, enum mode mode, double alone)
 	unsigned long acquisitions = 0;
 
 	if (mode != MODE_FREE) {
-		run.gil = gil_new(cfg->switch_ms);
-		if (!run.gil)
-			die_errno(errno, "gil_new");
+		int err = gil_new(&run.gil, cfg->switch_ms);
+
+		if (err)
+			die_errno(-err, "gil_new");
 	}
 	if (mode == MODE_IO) {
 		run.rounds = cfg->rounds;
