@@ -185,10 +185,11 @@ static double run_threads(struct run *run, int threads)
 
 static struct timeline *new_timeline(void)
 {
-	struct timeline *tl = timeline_new(100000);
+	struct timeline *tl;
+	int rc = timeline_new(&tl, 100000);
 
-	if (!tl)
-		die_errno(errno, "timeline_new");
+	if (rc)
+		die_errno(-rc, "timeline_new");
 	return tl;
 }
 

@@ -613,9 +613,10 @@ int main(int argc, char **argv)
 	if (n == 0)
 		urls = own_urls = default_urls(&srv, &n);
 	if (opt.draw || opt.trace) {
-		tl = timeline_new(n);
-		if (!tl)
-			die_errno(errno, "timeline_new");
+		int rc = timeline_new(&tl, n);
+
+		if (rc)
+			die_errno(-rc, "timeline_new");
 	}
 	ts = new_transfers(urls, n, &opt, tl);
 
