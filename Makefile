@@ -88,21 +88,34 @@ $(1): $(2) $(COMMON_LIB)
 endef
 
 # $(call variant,DIR,CHAPTER,SWAPPED_FILE,ITS_SOURCE): build every program of
-# CHAPTER into DIR/CHAPTER/, taking SWAPPED_FILE from ITS_SOURCE.
+# CHAPTER into DIR/CHAPTER/, taking SWAPPED_FILE from ITS_SOURCE.  Only that
+# one file is compiled for the variant; every other object is the reference
+# build's, so a variant costs one compilation and a few links.
 define variant
 $(eval v_dir := $(1)/$(2))
+$(eval v_sol := $(BUILD)/sol/$(2))
 $(eval v_inc := -Ichapters/$(2))
 $(eval v_all := $(wildcard chapters/$(2)/*.c))
 $(eval v_progsrc := $(call mains_in,$(v_all)) $(wildcard tests/progs/$(2)/*.c))
 $(eval v_libsrc := $(filter-out $(v_progsrc),$(v_all)))
 $(eval v_exfiles := $(notdir $(wildcard solutions/$(2)/*.c)))
-$(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_dir)/obj/lib/%.o) \
-	$(v_exfiles:%.c=$(v_dir)/obj/ex/%.o))
-$(foreach s,$(v_libsrc),$(eval $(call compile,$(v_dir)/obj/lib/$(notdir $(s:.c=.o)),$(s),$(v_inc))))
-$(foreach f,$(v_exfiles),$(eval $(call compile,$(v_dir)/obj/ex/$(f:.c=.o),$(if $(filter $(f),$(3)),$(4),solutions/$(2)/$(f)),$(v_inc))))
-$(foreach s,$(v_progsrc),$(eval $(call compile,$(v_dir)/obj/prog/$(notdir $(s:.c=.o)),$(s),$(v_inc))))
-$(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_dir)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
+$(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_sol)/obj/lib/%.o) \
+	$(foreach f,$(v_exfiles),$(if $(filter $(f),$(3)),$(v_dir),$(v_sol))/obj/ex/$(f:.c=.o)))
+$(if $(3),$(eval $(call compile,$(v_dir)/obj/ex/$(3:.c=.o),$(4),$(v_inc))))
+$(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_sol)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
 $(eval VARIANT_PROGS_$(1) += $(foreach s,$(v_progsrc),$(v_dir)/$(notdir $(s:.c=))))
+endef
+
+# $(call reference,CHAPTER): compile every source of CHAPTER once, for the
+# reference build and every variant.
+define reference
+$(eval r_dir := $(BUILD)/sol/$(1))
+$(eval r_inc := -Ichapters/$(1))
+$(eval r_all := $(wildcard chapters/$(1)/*.c))
+$(eval r_progsrc := $(call mains_in,$(r_all)) $(wildcard tests/progs/$(1)/*.c))
+$(foreach s,$(filter-out $(r_progsrc),$(r_all)),$(eval $(call compile,$(r_dir)/obj/lib/$(notdir $(s:.c=.o)),$(s),$(r_inc))))
+$(foreach s,$(wildcard solutions/$(1)/*.c),$(eval $(call compile,$(r_dir)/obj/ex/$(notdir $(s:.c=.o)),$(s),$(r_inc))))
+$(foreach s,$(r_progsrc),$(eval $(call compile,$(r_dir)/obj/prog/$(notdir $(s:.c=.o)),$(s),$(r_inc))))
 endef
 
 # common/ and its tests, the fixtures, the workbook program.
@@ -118,14 +131,19 @@ $(eval $(call compile,$(BUILD)/obj/workbook.o,chapters/workbook/workbook.c,-DWB_
 $(eval $(call link,$(WORKBOOK),$(BUILD)/obj/workbook.o))
 
 # The reference build, then one learner build and one skeleton build per
-# exercise.
+# exercise, and one build per wrong solution (tests/mutants/ID/NAME.patch).
+$(foreach c,$(CHAPTERS),$(eval $(call reference,$(c))))
 $(foreach c,$(CHAPTERS),$(eval $(call variant,$(BUILD)/sol,$(c))))
 $(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/ex/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),exercises/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
 $(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/skel/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),build/skel-src/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
+MUTANTS := $(patsubst tests/mutants/%.patch,%,$(wildcard tests/mutants/*/*.patch))
+mut_id = $(firstword $(subst /, ,$(1)))
+$(foreach m,$(MUTANTS),$(eval $(call variant,$(BUILD)/mut/$(m),$(call ex_field,$(call mut_id,$(m)),2),$(call ex_field,$(call mut_id,$(m)),3),build/mut-src/$(m)/$(call ex_field,$(call mut_id,$(m)),3))))
 
 SOL_PROGS := $(VARIANT_PROGS_$(BUILD)/sol) $(COMMON_TESTS)
 EX_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/ex/$(e)))
 SKEL_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/skel/$(e)))
+MUT_PROGS := $(foreach m,$(MUTANTS),$(VARIANT_PROGS_$(BUILD)/mut/$(m)))
 
 # Skeletons are generated from the solutions: one source of truth.
 SOLUTION_FILES := $(wildcard solutions/*/*.c)
@@ -134,12 +152,23 @@ build/skel-src/%: solutions/% tests/helpers/mkskel.awk
 	@mkdir -p $(@D)
 	$(Q)awk -f tests/helpers/mkskel.awk $< > $@
 
+# A wrong solution is its exercise's solution with one small patch applied.
+# The rule is written out per mutant: the patch and the solution it applies
+# to come from two different stems.
+define mutant_src
+build/mut-src/$(1)/$(2): solutions/$(3)/$(2) tests/mutants/$(1).patch
+	@mkdir -p $$(@D)
+	$(Q)patch -s -f -r - -o $$@ $$< < tests/mutants/$(1).patch || \
+		{ rm -f $$@; echo "tests/mutants/$(1).patch no longer applies to $$<" >&2; exit 1; }
+endef
+$(foreach m,$(MUTANTS),$(eval $(call mutant_src,$(m),$(call ex_field,$(call mut_id,$(m)),3),$(call ex_field,$(call mut_id,$(m)),2))))
+
 -include $(DEPFILES)
 
 # ---------------------------------------------------------------- targets
 
-.PHONY: all programs exercises skeletons deps run test test-san check bench \
-	skels skels-src sync-check serve compdb format clean help
+.PHONY: all programs exercises skeletons mutants deps run test test-san check bench \
+	skels skels-src sync-check serve compdb format format-check clean help
 
 all: programs exercises  ## build every program, the exercises included
 
@@ -148,6 +177,8 @@ programs: $(COMMON_LIB) $(SOL_PROGS) $(FIXTURES) $(WORKBOOK)
 exercises: $(EX_PROGS)  ## build the learner's exercises (build/ex/ID/)
 
 skeletons: $(SKEL_SRC) $(SKEL_PROGS)  ## build the skeletons made from solutions/
+
+mutants: $(MUT_PROGS)  ## build the wrong solutions kept in tests/mutants/
 
 deps:  ## find missing tools and libraries; install them when allowed
 	@tests/helpers/deps.sh
@@ -190,6 +221,9 @@ compdb:  ## write compile_commands.json for editors (needs bear)
 
 format:  ## clang-format every C file in place
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:  ## is every C file formatted as .clang-format says?
+	@tests/run format
 
 clean:  ## remove build/
 	rm -rf build

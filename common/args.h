@@ -7,6 +7,12 @@
  * out of range or too large for a long - produces exactly one line on
  * stderr, "prog: what is wrong (see --help)", and exit status 2.  A program
  * never falls back to a default in silence.
+ *
+ * One line means one line: the value quoted in a message is shown through
+ * wb_show() (check.h), with control bytes escaped ("\n", "\x01") and a
+ * very long value cut in the middle ("1234...6789"), so that the line stays
+ * under about 200 bytes and always ends with the reason.  A program that
+ * quotes a value in its own usage_error() does the same with wb_show().
  */
 #ifndef WB_ARGS_H
 #define WB_ARGS_H
@@ -29,7 +35,10 @@ int arg_choice(const char *flag, const char *text, const char *const choices[]);
 /* Reject operands left after the options (argv[optind] onwards). */
 void arg_no_operands(int argc, char **argv);
 
-/* Report a usage mistake in the standard form and exit with status 2. */
+/*
+ * Report a usage mistake in the standard form and exit with status 2
+ * (through wb_exit(): a usage mistake stays status 2).
+ */
 noreturn void usage_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 

@@ -31,20 +31,26 @@ struct timeline {
 	struct span spans[];
 };
 
-struct timeline *timeline_new(size_t capacity)
+int timeline_new(struct timeline **out, size_t capacity)
 {
-	size_t size = sizeof(struct timeline) + capacity * sizeof(struct span);
+	size_t size;
 	struct timeline *tl;
 
+	if (capacity == 0 ||
+	    capacity > (SIZE_MAX - sizeof(struct timeline)) / sizeof(struct span))
+		return -EINVAL;
+	size = sizeof(struct timeline) + capacity * sizeof(struct span);
+	/* Shared, so that forked children record into the parent's copy. */
 	tl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		  -1, 0);
 	if (tl == MAP_FAILED)
-		return NULL;
+		return -ENOMEM;
 	tl->capacity = capacity;
 	tl->map_size = size;
 	tl->t0_ns = clk_now_ns();
 	atomic_init(&tl->claimed, 0);
-	return tl;
+	*out = tl;
+	return 0;
 }
 
 void timeline_free(struct timeline *tl)

@@ -27,8 +27,11 @@
 
 struct timeline;
 
-/* A timeline with room for @capacity spans, or NULL (errno set). */
-struct timeline *timeline_new(size_t capacity);
+/*
+ * A timeline with room for @capacity spans, in *@out.  Returns 0, -EINVAL
+ * when @capacity is 0 or too large to map, or -ENOMEM.
+ */
+int timeline_new(struct timeline **out, size_t capacity);
 
 /* Release it; only the process that created it may call this. */
 void timeline_free(struct timeline *tl);

@@ -10,21 +10,10 @@ CHAPTER=01-threading
 load helpers/common
 load helpers/server
 
-README="chapters/01-threading/README.md"
-POOL="read $README, sections \"The pool: one queue, a few workers\" and \"Shutting down\"; edit the TODO(01-pool) parts of exercises/01-threading/pool.c"
-TIMEOUT="read $README, sections \"Futures: a result that arrives later\", \"Waiting with a deadline\" and \"Cancelling\"; edit the TODO(01-timeout) parts of exercises/01-threading/future.c"
-MAP="read $README, section \"map: results in input order\"; edit the TODO(01-map) part of exercises/01-threading/map.c"
-ASC="read $README, section \"as_completed: results as they finish\"; edit the TODO(01-as-completed) parts of exercises/01-threading/as_completed.c"
-
-# The lesson pointer of the exercise a check belongs to, plus a word about
-# -ENOSYS, which only the skeletons' stand-ins return.
+# Where to look when a check of an exercise fails (from the chapter manifest),
+# plus a word about -ENOSYS, which only the skeletons' stand-ins return.
 hint() {
-	case $BATS_TEST_DESCRIPTION in
-	"[01-pool]"*) echo "$POOL" ;;
-	"[01-timeout]"*) echo "$TIMEOUT" ;;
-	"[01-map]"*) echo "$MAP" ;;
-	"[01-as-completed]"*) echo "$ASC" ;;
-	esac
+	exercise_pointer
 	if [[ "$output$stderr" == *ENOSYS* || "$output$stderr" == *"not implemented"* ]]; then
 		echo "(-ENOSYS, \"not implemented yet\", comes from a skeleton's stand-in: that TODO is still to do)"
 	fi
@@ -119,6 +108,22 @@ upto() {
 	done
 }
 
+@test "threading_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 3 --delay-ms 10" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog threading_demo)" $args
+			assert_status 1 || flunk "for: threading_demo $args $to"
+			[ "$stderr" = "threading_demo: cannot write output: $want" ] ||
+				flunk "for: threading_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 @test "threading_demo --help prints usage and exits 0" {
 	run_prog 5 threading_demo --help
 	clean
@@ -193,6 +198,22 @@ futures_demo_output() {
 	[[ ${lines[0]} == "usage: futures_demo "* ]] || flunk "first line: ${lines[0]}"
 }
 
+@test "futures_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--unit-ms 20" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog futures_demo)" $args
+			assert_status 1 || flunk "for: futures_demo $args $to"
+			[ "$stderr" = "futures_demo: cannot write output: $want" ] ||
+				flunk "for: futures_demo $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
 # ----------------------------------------------------------- executor_bench
 
 @test "executor_bench runs with a small --tasks and prints its table" {
@@ -206,6 +227,40 @@ futures_demo_output() {
 	assert_at_least "$(value map_per_sec)" 1 "map tasks per second"
 	run_prog 5 executor_bench --runs 0
 	assert_usage_error executor_bench
+}
+
+@test "executor_bench: a report it cannot write (stdout full or closed) is an error, --help included" {
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--tasks 2000 --runs 1" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog executor_bench)" $args
+			assert_status 1 || flunk "for: executor_bench $args $to"
+			[ "$stderr" = "executor_bench: cannot write output: $want" ] ||
+				flunk "for: executor_bench $args $to, stderr:" "$stderr"
+		done
+	done
+}
+
+@test "executor_bench refuses a --tasks it cannot hold before it starts, and states the bound in --help" {
+	run_prog 5 executor_bench --tasks 100000000
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks: 100000000 is out of range (1 to 10000000)"* ]] || flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
+	run_prog 5 executor_bench --help
+	[[ $output == *"--tasks N     tasks per run (1 to 10000000;"* ]] || flunk "no bound in --help:" "$output"
+	# 5 million tasks need about 1.2 GiB; a 1 GiB ulimit cannot hold them.
+	# (The sanitizers reserve terabytes of address space: no ulimit -v there.)
+	[ -z "$WB_SAN" ] || return 0
+	run --separate-stderr timeout -k 5 10 bash -c 'ulimit -v 1048576 && exec "$@"' _ \
+		"$(prog executor_bench)" --tasks 5000000 --runs 1 --workers 1
+	assert_usage_error executor_bench
+	[[ $stderr == *"--tasks 5000000 needs about 1.2 GiB of memory, more than this process may have (1.0 GiB, ulimit -v)"* ]] ||
+		flunk "$stderr"
+	[ -z "$output" ] || flunk "it started anyway:" "$output"
 }
 
 # ------------------------------------------------------------------ 01-pool
@@ -308,6 +363,14 @@ futures_demo_output() {
 	assert_between "$(value elapsed)" 0 "$(upto 0 0.5)" "seconds to shut down and free 8 idle workers" || flunk "$(hint)"
 }
 
+@test "[01-pool] idle workers sleep: four workers with nothing to do for 0.9 s use no CPU" {
+	run_prog 20 wait_probe --case idle
+	clean
+	expect recorded 4 "each of the 4 workers ran one task before going idle"
+	awk -v c="$(value workers_cpu_ms)" 'BEGIN { exit !(c != "" && c <= 5) }' ||
+		flunk "4 idle workers used $(value workers_cpu_ms) ms of CPU in 0.9 s: an idle worker must block on work_cv (pthread_cond_wait), not spin or sleep and look again" "$(hint)"
+}
+
 @test "[01-pool] a task that asks its own executor to shut down and wait gets -EDEADLK instead of hanging" {
 	run_prog 10 pool_probe --case self-shutdown
 	clean
@@ -351,6 +414,17 @@ futures_demo_output() {
 	expect value ok "the task's result"
 	expect state done "the future's state afterwards"
 	assert_at_least "$(value elapsed)" 0.3 "seconds waited for a 0.3 s task" || flunk "$(hint)"
+}
+
+@test "[01-timeout] a thread blocked in result() sleeps: no spinning, no polling, with or without a timeout" {
+	local c
+	for c in result result-timed; do
+		run_prog 20 wait_probe --case "$c"
+		clean
+		expect rc 0 "the result arrives after 0.3 s (--case $c)"
+		assert_at_least "$(value waited)" 0.3 "seconds waited (--case $c)" || flunk "$(hint)"
+		assert_waits_asleep waiter "future_wait_until (--case $c)" || flunk "$(hint)"
+	done
 }
 
 @test "[01-timeout] every thread waiting on one future wakes when it finishes" {
@@ -446,12 +520,37 @@ futures_demo_output() {
 	expect results r0,r1,-,-,- "results before the timeout, NULL after"
 }
 
+@test "[01-map] on timeout map cancels the task it was waiting for too, when that one has not started" {
+	run_prog 20 map_probe --case timeout-queued
+	clean
+	expect rc -ETIMEDOUT "the only worker is busy elsewhere until map returns"
+	expect ran_in_the_end 0 "all three tasks were queued at the deadline, task 0 included: none may run"
+	expect results -,-,- "no results"
+}
+
 @test "[01-map] the first failing task in input order decides map's error and message" {
 	run_prog 20 map_probe --case error
 	clean
 	expect rc -EIO "task 3 fails first in time, task 1 first in input order"
 	expect_line "err=[task 1: bad input in task one]" "map's message names the task and carries its text"
 	expect results r0,-,-,-,- "results before the failing task, NULL after"
+}
+
+@test "[01-map] after a task fails, map cancels every task that has not started, and those never run" {
+	run_prog 20 map_probe --case fail-cancels
+	clean
+	expect rc -EIO "task 0 fails at once"
+	expect first_ran 1 "task 0 ran"
+	expect later_ran 0 "the one worker can have started task 1 at most before map returned; tasks 2 to 9 were still queued, so map must have cancelled them"
+	expect results -,-,-,-,-,-,-,-,-,- "no result from the failing task on"
+}
+
+@test "[01-map] a thread blocked in map sleeps: no spinning on future_done(), no polling" {
+	run_prog 20 wait_probe --case map
+	clean
+	expect rc 0 "map of 4 tasks held back for 0.3 s"
+	assert_at_least "$(value waited)" 0.3 "seconds map waited" || flunk "$(hint)"
+	assert_waits_asleep waiter "executor_map" || flunk "$(hint)"
 }
 
 @test "executor_map of no tasks returns 0 at once" {
@@ -505,6 +604,26 @@ futures_demo_output() {
 	assert_between "$(value second_elapsed)" 0.3 "$(upto 0.3 0.2)" "seconds until -ETIMEDOUT" || flunk "$(hint)"
 	expect third 1 "the future that finished after the deadline can be taken"
 	expect fourth 0 "then all were handed out"
+}
+
+@test "[01-as-completed] the deadline counts from as_completed_new, not from each call" {
+	run_prog 20 as_completed_probe --case one-deadline
+	clean
+	expect first 1 "the first future finishes after 0.25 s, inside the 0.5 s timeout"
+	expect second -ETIMEDOUT "the other never finishes in time"
+	assert_between "$(value second_at)" 0.5 "$(upto 0.5 0.15)" "seconds from the start until -ETIMEDOUT (0.5 s, not 0.25 + 0.5)" || flunk "$(hint)"
+}
+
+@test "[01-as-completed] a thread blocked in as_completed_next sleeps, with or without a deadline" {
+	local c
+	for c in next next-timed; do
+		run_prog 20 wait_probe --case "$c"
+		clean
+		expect rc 1 "the future arrives after 0.3 s (--case $c)"
+		expect got_it 1 "the future handed out (--case $c)"
+		assert_at_least "$(value waited)" 0.3 "seconds waited (--case $c)" || flunk "$(hint)"
+		assert_waits_asleep waiter "as_completed_next (--case $c)" || flunk "$(hint)"
+	done
 }
 
 @test "[01-as-completed] a cancelled future counts as finished and comes out first" {
@@ -785,6 +904,27 @@ find_refused_port() {
 	done
 }
 
+@test "download_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog download_demo)" $args
+			assert_status 1 || flunk "for: download_demo $args $to"
+			[ "$stderr" = "download_demo: cannot write output: $want" ] ||
+				flunk "for: download_demo $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+			! pgrep -f -- "$(realpath "$WB_FIXTURES/httpd") --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
+				flunk "an httpd started by the demo is still running"
+		done
+	done
+}
+
 @test "download_demo --help lists every option and exits 0" {
 	run_prog 5 download_demo --help
 	assert_clean_exit
@@ -793,6 +933,37 @@ find_refused_port() {
 	for opt in --workers --timeout-ms --timeline --trace --help; do
 		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
 	done
+}
+
+@test "download_demo refuses a URL that libcurl cannot parse as bad input, before any download starts" {
+	server_start
+	local bad
+	for bad in "http://" "http://127.0.0.1:99999/file" "http://[::1/file" \
+		"http://127.0.0.1:0/file" "gopher://127.0.0.1/file" "nosuchscheme://127.0.0.1/" \
+		"http:127.0.0.1/file" "http://127.0.0.1/a b"; do
+		run_prog 10 download_demo "$SERVER_URL/file" "$bad"
+		assert_usage_error download_demo || flunk "for: download_demo ... $bad"
+		[[ ${stderr_lines[0]} == *"'$bad'"* ]] || flunk "the message should name the URL: $stderr"
+		[ -z "$output" ] || flunk "for $bad nothing should start, yet:" "$output"
+	done
+	run_prog 10 download_demo "http://127.0.0.1:99999/file"
+	[[ $stderr == *"Port number"* ]] || flunk "libcurl's reason should be given: $stderr"
+}
+
+@test "download_demo with stdout closed still starts its server, which keeps a stdout of its own" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local start=$EPOCHREALTIME
+	# httpd prints a line to stdout when it listens, and exits if it cannot.
+	# shellcheck disable=SC2016  # $0 is the inner shell's
+	run --separate-stderr timeout -k 5 60 bash -c 'exec "$0" >&-' "$(prog download_demo)"
+	[[ $stderr != *"loopback server"* && $stderr != *"httpd"* ]] ||
+		flunk "the server did not survive a closed stdout:" "$stderr"
+	[ "${#stderr_lines[@]}" -le 1 ] || flunk "at most one line (about stdout) on stderr:" "$stderr"
+	# The guide's five files take two rounds of 0.5 s once the server is up.
+	assert_at_least "$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')" 1.0 \
+		"seconds the run took"
+	[ -z "$(ls -A "$TMPDIR")" ] || flunk "the demo left files behind:" "$(ls -AR "$TMPDIR")"
 }
 
 # -------------------------------------------------------------- db_queries
@@ -812,7 +983,7 @@ find_refused_port() {
 }
 
 @test "db_queries' answers agree with the sqlite3 command-line shell on the same file" {
-	command -v sqlite3 >/dev/null || skip "the sqlite3 command-line shell is not installed"
+	command -v sqlite3 >/dev/null || { flunk "the sqlite3 command-line shell is missing: make deps installs it"; return 1; }
 	local db=$BATS_TEST_TMPDIR/orders.db want got
 	run_prog 120 db_queries --rows 20000 --queries 3 --db "$db"
 	assert_clean_exit
@@ -880,6 +1051,58 @@ find_refused_port() {
 	assert_usage_error db_queries
 }
 
+@test "db_queries --db refuses any name that exists or cannot be a new file, and changes nothing" {
+	local db=$BATS_TEST_TMPDIR/orders.db sum bad
+	run_prog 120 db_queries --rows 100 --db "$db"
+	assert_clean_exit
+	sum=$(md5sum <"$db")
+	ln -s "$BATS_TEST_TMPDIR/target.db" "$BATS_TEST_TMPDIR/dangling"
+	mkdir "$BATS_TEST_TMPDIR/dir"
+	for bad in "$db" "$db/" "file:$db" "file://$db" "file:$db?mode=rw" \
+		"$BATS_TEST_TMPDIR/dangling" "$BATS_TEST_TMPDIR/dir" "$BATS_TEST_TMPDIR/new.db/" \
+		"$BATS_TEST_TMPDIR/no/such/dir.db"; do
+		run_prog 10 db_queries --rows 100 --db "$bad"
+		assert_usage_error db_queries || flunk "for --db $bad"
+		[ "$(md5sum <"$db")" = "$sum" ] || flunk "--db $bad changed $db"
+		[ ! -e "$BATS_TEST_TMPDIR/target.db" ] || flunk "--db $bad created the symbolic link's target"
+	done
+	[ ! -e "$BATS_TEST_TMPDIR/new.db" ] || flunk "a name ending in / was created without the slash"
+}
+
+@test "db_queries --db refuses a name whose journal or write-ahead log already exists" {
+	local db=$BATS_TEST_TMPDIR/new.db side
+	for side in -journal -wal; do
+		echo "someone else's" >"$db$side"
+		run_prog 10 db_queries --rows 100 --db "$db"
+		assert_usage_error db_queries || flunk "with $db$side there"
+		[ "$(cat "$db$side")" = "someone else's" ] || flunk "$db$side was changed"
+		[ ! -e "$db" ] || flunk "$db was created beside $db$side"
+		rm "$db$side"
+	done
+}
+
+@test "db_queries --db takes a name starting with file: as a plain file name, never as an SQLite URI" {
+	cd "$BATS_TEST_TMPDIR"
+	local sum
+	run_prog 120 db_queries --rows 100 --db orders.db
+	assert_clean_exit
+	sum=$(md5sum <orders.db)
+	# As a URI, file:orders.db would be orders.db itself, built a second time.
+	run_prog 120 db_queries --rows 100 --db file:orders.db
+	assert_clean_exit
+	[ "$(md5sum <orders.db)" = "$sum" ] || flunk "orders.db was opened through the URI file:orders.db"
+	[ "$(head -c 15 file:orders.db)" = "SQLite format 3" ] ||
+		flunk "the database should be in the file named file:orders.db"
+}
+
+@test "db_queries --db that the environment will not let it create is an error (status 1), not bad input" {
+	[ -d /sys ] || skip "no /sys here"
+	run_prog 10 db_queries --rows 100 --db /sys/db_queries.db
+	assert_status 1
+	[ "${#stderr_lines[@]}" -eq 1 ] && [[ $stderr == "db_queries: --db: cannot create /sys/db_queries.db: "* ]] ||
+		flunk "stderr: $stderr"
+}
+
 @test "db_queries rejects bad input with one line on stderr and status 2" {
 	local bad
 	for bad in "--workers 0" "--workers 257" "--queries 0" "--queries 101" "--queries x" \
@@ -887,6 +1110,25 @@ find_refused_port() {
 		# shellcheck disable=SC2086  # split the flags on purpose
 		run_prog 5 db_queries $bad
 		assert_usage_error db_queries || flunk "for: db_queries $bad"
+	done
+}
+
+@test "db_queries: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR/tmp
+	mkdir -p "$TMPDIR"
+	local to args want
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for args in "--rows 1000" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog db_queries)" $args
+			assert_status 1 || flunk "for: db_queries $args $to"
+			[ "$stderr" = "db_queries: cannot write output: $want" ] ||
+				flunk "for: db_queries $args $to, stderr:" "$stderr"
+			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
+		done
 	done
 }
 

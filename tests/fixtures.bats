@@ -3,6 +3,7 @@
 # and their tests depend on: each endpoint does exactly what it promises.
 
 setup() {
+	load helpers/common
 	load helpers/server
 }
 
@@ -34,6 +35,33 @@ raw_request() {
 		_ "$SERVER_PORT" "$1"
 }
 
+# Send the bytes that printf makes of the format $1 (the one way to send a
+# NUL from bash) on a fresh connection and print the whole answer.
+raw_printf() {
+	# shellcheck disable=SC2016 # expanded by the child bash
+	timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf -- "$2" >&3 && cat <&3' \
+		_ "$SERVER_PORT" "$1"
+}
+
+# slowclients ARGS...: hold connections to the server like slow or stalled
+# clients (tests/fixtures/slowclients.c); one line per connection, "MS END".
+slowclients() {
+	timeout 30 "$WB_FIXTURES/slowclients" --port "$SERVER_PORT" "$@"
+}
+
+# assert_ended FILE COUNT END LOW_MS HIGH_MS: slowclients' report in FILE has
+# COUNT connections, and each ended with END between LOW_MS and HIGH_MS.
+assert_ended() {
+	awk -v n="$2" -v end="$3" -v lo="$4" -v hi="$5" '
+		$2 != end || $1 < lo || $1 > hi {
+			if (++bad <= 5) print "connection " NR " ended \"" $0 "\", not " end " after " lo " to " hi " ms"
+		}
+		END {
+			if (NR != n) print NR " connections reported, not " n
+			exit !(NR == n && bad == 0)
+		}' "$1" >&2
+}
+
 # The value of header $2 in the header dump $1 (curl -D).
 header() {
 	tr -d '\r' <"$1" | awk -v h="$2" 'tolower($1) == tolower(h) ":" { print $2 }'
@@ -41,6 +69,46 @@ header() {
 
 fd_count() {
 	find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l
+}
+
+# wait_fd_count PID N: wait (5 s at most) until process PID holds N descriptors.
+wait_fd_count() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		(($(fd_count "$1") == $2)) && return 0
+		sleep 0.1
+	done
+	flunk "httpd holds $(fd_count "$1") descriptors, not $2"
+}
+
+# The CPU time (user + system) process $1 has used, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# The server hashes a body's pattern once per size and keeps the result (see
+# pattern_checksum()); the first 100 MiB request holds up every client while
+# it does.  A HEAD request gets that done before a timed check begins.
+hash_largest_body() {
+	timeout 30 curl -s -I -o /dev/null "$SERVER_URL/file?size=104857600"
+}
+
+# get_while_running PID: fetch /file again and again for as long as process
+# PID runs (200 times at most); each answer must be a 200 within a second.
+# Prints how many there were.
+get_while_running() {
+	local n=0 out
+	while kill -0 "$1" 2>/dev/null && ((n < 200)); do
+		out=$(timeout 5 curl -s -o /dev/null -w '%{http_code} %{time_total}' \
+			"$SERVER_URL/file") || true
+		if [[ $out != "200 "* ]] || ! awk -v t="${out#200 }" 'BEGIN { exit !(t < 1) }'; then
+			flunk "request $((n + 1)) during the hold got '$out', not a 200 within 1 s"
+			return 1
+		fi
+		n=$((n + 1))
+		sleep 0.05
+	done
+	echo "$n"
 }
 
 @test "httpd: prints its listening line and writes the port file" {
@@ -282,6 +350,160 @@ fd_count() {
 	[ "$(fd_count "$SERVER_PID")" -eq "$before" ]
 }
 
+@test "httpd: hundreds of silent and trickling clients get 408 when --head-timeout-ms runs out, while others are served" {
+	server_start --head-timeout-ms 1000
+	before=$(fd_count "$SERVER_PID")
+	# 300 say nothing; 20 send a request head one byte every 100 ms, which
+	# would take 4.5 s in all: bytes that keep coming buy the head no time.
+	slowclients --conns 300 >"$BATS_TEST_TMPDIR/silent" 3>&- &
+	silent=$!
+	slowclients --conns 20 --every-ms 100 \
+		--send $'GET /file HTTP/1.1\r\nHost: x\r\nX-Trickle: 1\r\n\r\n' \
+		>"$BATS_TEST_TMPDIR/trickling" 3>&- &
+	trickling=$!
+	served=$(get_while_running "$silent")
+	echo "$served requests served while the clients were held"
+	((served >= 3))
+	wait "$silent"
+	wait "$trickling"
+	hi=$(awk -v s="$(slack 0.5)" 'BEGIN { print 1000 + s * 1000 }')
+	assert_ended "$BATS_TEST_TMPDIR/silent" 300 408 1000 "$hi"
+	assert_ended "$BATS_TEST_TMPDIR/trickling" 20 408 1000 "$hi"
+	# Every descriptor came back.
+	wait_fd_count "$SERVER_PID" "$before"
+}
+
+@test "httpd: --idle-timeout-ms drops a silent client, but not one that keeps sending" {
+	server_start --idle-timeout-ms 300 --head-timeout-ms 1500
+	slowclients --conns 100 >"$BATS_TEST_TMPDIR/silent" 3>&- &
+	silent=$!
+	slowclients --conns 10 --every-ms 100 \
+		--send $'GET /file HTTP/1.1\r\nX-Trickle: 1\r\n\r\n' \
+		>"$BATS_TEST_TMPDIR/trickling" 3>&- &
+	trickling=$!
+	wait "$silent"
+	wait "$trickling"
+	assert_ended "$BATS_TEST_TMPDIR/silent" 100 408 300 \
+		"$(awk -v s="$(slack 0.5)" 'BEGIN { print 300 + s * 1000 }')"
+	# A byte every 100 ms is never idle for 300 ms: the head's limit ends it.
+	assert_ended "$BATS_TEST_TMPDIR/trickling" 10 408 1500 \
+		"$(awk -v s="$(slack 0.5)" 'BEGIN { print 1500 + s * 1000 }')"
+}
+
+@test "httpd: --idle-timeout-ms resets a client that stops reading its reply" {
+	server_start --idle-timeout-ms 300
+	hash_largest_body
+	before=$(fd_count "$SERVER_PID")
+	# The server fills its send buffers (megabytes) before it stalls, so
+	# the bound allows a second for that on top of the idle time.
+	run slowclients --conns 5 --no-read \
+		--send $'GET /file?size=104857600 HTTP/1.1\r\n\r\n'
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/stalled"
+	assert_ended "$BATS_TEST_TMPDIR/stalled" 5 reset 300 \
+		"$(awk -v s="$(slack 1)" 'BEGIN { print 300 + s * 1000 }')"
+	wait_fd_count "$SERVER_PID" "$before"
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
+@test "httpd: --idle-timeout-ms spares a client that reads its reply slowly but steadily" {
+	server_start --idle-timeout-ms 300
+	# 100 MiB at 40 MB/s: over two seconds, far more than the buffers hold,
+	# so the server's sends stall and resume again and again.
+	run timeout 20 curl -s -o /dev/null --limit-rate 40M \
+		-w '%{http_code} %{size_download} %{time_total}' "$SERVER_URL/file?size=104857600"
+	[ "$status" -eq 0 ]
+	[[ $output == "200 104857600 "* ]]
+	assert_at_least "${output##* }" 2 "seconds the download took"
+}
+
+@test "httpd: the default limits are 5 s for the head and 10 s idle, as --help says" {
+	run timeout 5 "$WB_FIXTURES/httpd" --help
+	[[ $output == *"(default 5000)"* ]]
+	[[ $output == *"(default 10000)"* ]]
+	server_start
+	hash_largest_body
+	slowclients --conns 1 --wait-ms 15000 >"$BATS_TEST_TMPDIR/silent" 3>&- &
+	silent=$!
+	run slowclients --conns 1 --wait-ms 15000 --no-read \
+		--send $'GET /file?size=104857600 HTTP/1.1\r\n\r\n'
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/stalled"
+	wait "$silent"
+	assert_ended "$BATS_TEST_TMPDIR/silent" 1 408 5000 \
+		"$(awk -v s="$(slack 0.5)" 'BEGIN { print 5000 + s * 1000 }')"
+	assert_ended "$BATS_TEST_TMPDIR/stalled" 1 reset 10000 \
+		"$(awk -v s="$(slack 1)" 'BEGIN { print 10000 + s * 1000 }')"
+}
+
+@test "httpd: past --max-conns a client gets 503 at once, and is served again once others leave" {
+	server_start --max-conns 50
+	before=$(fd_count "$SERVER_PID")
+	slowclients --conns 50 --wait-ms 2000 >"$BATS_TEST_TMPDIR/held" 3>&- &
+	held=$!
+	wait_fd_count "$SERVER_PID" $((before + 50))
+	for i in 1 2 3; do
+		run timeout 10 curl -s -D "$BATS_TEST_TMPDIR/head" -o /dev/null \
+			-w '%{http_code} %{time_total}' "$SERVER_URL/file"
+		[[ $output == "503 "* ]] || flunk "request $i past the cap got '$output'"
+		assert_between "${output#503 }" 0 1 "seconds to the 503"
+		[ "$(header "$BATS_TEST_TMPDIR/head" Connection)" = close ]
+	done
+	wait "$held"
+	# The held connections were still open when their client gave up.
+	assert_ended "$BATS_TEST_TMPDIR/held" 50 open 2000 100000
+	wait_fd_count "$SERVER_PID" "$before"
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
+@test "httpd: out of descriptors, it turns clients away with 503 instead of stalling or spinning" {
+	command -v prlimit >/dev/null || skip "no prlimit"
+	server_start --max-conns 100
+	before=$(fd_count "$SERVER_PID")
+	# Lower its descriptor limit far below the cap.  The limit bounds the
+	# numbers of descriptors, so the room is the free numbers under it.
+	limit=$((before + 10))
+	room=$((limit - $(find "/proc/$SERVER_PID/fd" -mindepth 1 -maxdepth 1 -printf '%f\n' |
+		awk -v l="$limit" '$1 < l' | wc -l)))
+	prlimit --pid "$SERVER_PID" --nofile="$limit":
+	slowclients --conns 30 --wait-ms 3000 >"$BATS_TEST_TMPDIR/held" 3>&- &
+	held=$!
+	wait_fd_count "$SERVER_PID" $((before + room))
+	ticks=$(cpu_ticks "$SERVER_PID")
+	run timeout 10 curl -s -o /dev/null -w '%{http_code} %{time_total}' "$SERVER_URL/file"
+	[[ $output == "503 "* ]] || flunk "a request with no descriptor left got '$output'"
+	assert_between "${output#503 }" 0 1 "seconds to the 503"
+	# A loop that retried accept() without pause would burn a whole second.
+	sleep 1
+	used=$(($(cpu_ticks "$SERVER_PID") - ticks))
+	((used <= 20)) || flunk "httpd used $used clock ticks of CPU in 1 s while out of descriptors"
+	wait "$held"
+	[ "$(grep -c ' 503$' "$BATS_TEST_TMPDIR/held")" -eq $((30 - room)) ]
+	wait_fd_count "$SERVER_PID" "$before"
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
+@test "httpd: a NUL or another control byte in the request line or a header gets 400" {
+	server_start
+	for bad in 'GET /file HTTP/1.1\0\r\n\r\n' 'GET /file\0 HTTP/1.1\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\0c\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: \0\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\001c\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: b\033c\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-A: b\177\r\n\r\n' 'GET /file HTTP/1.1\r\nX-A: b\rc\r\n\r\n' \
+		'GET /file HTTP/1.1\r\nX-\0: b\r\n\r\n'; do
+		run raw_printf "$bad"
+		[[ ${lines[0]} == "HTTP/1.1 400 Bad Request"* ]] ||
+			flunk "'$bad' got '${lines[0]:-nothing}', not 400"
+	done
+	# A tab and bytes from 0x80 up are allowed in a value.
+	run raw_printf 'GET /file?size=16 HTTP/1.1\r\nX-A: b\tc caf\303\251\r\n\r\n'
+	[[ ${lines[0]} == "HTTP/1.1 200 OK"* ]]
+	run timeout 10 curl -s -o /dev/null -w '%{http_code}' "$SERVER_URL/file"
+	[ "$output" = 200 ]
+}
+
 @test "httpd: SIGTERM closes open connections and exits 0" {
 	server_start
 	timeout 10 curl -s "$SERVER_URL/hang" &
@@ -308,11 +530,22 @@ fd_count() {
 }
 
 @test "httpd: bad flags exit 2 with one line on stderr" {
-	for args in --bogus '--port abc' '--port 70000' '--port -1' --port stray -p; do
+	for args in --bogus '--port abc' '--port 70000' '--port -1' --port stray -p \
+		'--head-timeout-ms 0' '--head-timeout-ms abc' '--head-timeout-ms 3600001' \
+		'--idle-timeout-ms -1' '--idle-timeout-ms 1.5' --idle-timeout-ms \
+		'--max-conns 0' '--max-conns x' '--max-conns 99999999999999999999'; do
 		# shellcheck disable=SC2086 # split on purpose
 		run timeout 5 "$WB_FIXTURES/httpd" $args
 		[ "$status" -eq 2 ] || { echo "'$args' exited $status"; false; }
 		[ "${#lines[@]}" -eq 1 ]
 		[[ ${lines[0]} == "httpd: "*"(see --help)" ]]
 	done
+}
+
+@test "httpd: --max-conns beyond what the descriptor limit leaves room for is refused" {
+	# shellcheck disable=SC2016 # expanded by the child bash
+	run timeout 5 bash -c 'ulimit -n 64 && exec "$1" --max-conns 100' _ "$WB_FIXTURES/httpd"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ ${lines[0]} == "httpd: --max-conns: 100 is more than"*"(see --help)" ]]
 }

@@ -185,10 +185,11 @@ static double run_threads(struct run *run, int threads)
 
 static struct timeline *new_timeline(void)
 {
-	struct timeline *tl = timeline_new(100000);
+	struct timeline *tl;
+	int rc = timeline_new(&tl, 100000);
 
-	if (!tl)
-		die_errno(errno, "timeline_new");
+	if (rc)
+		die_errno(-rc, "timeline_new");
 	return tl;
 }
 
@@ -214,9 +215,10 @@ static void run_mode(const struct config *cfg, enum mode mode, double alone)
 	unsigned long acquisitions = 0;
 
 	if (mode != MODE_FREE) {
-		run.gil = gil_new(cfg->switch_ms);
-		if (!run.gil)
-			die_errno(errno, "gil_new");
+		int err = gil_new(&run.gil, cfg->switch_ms);
+
+		if (err)
+			die_errno(-err, "gil_new");
 	}
 	if (mode == MODE_IO) {
 		run.rounds = cfg->rounds;

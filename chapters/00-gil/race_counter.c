@@ -86,10 +86,12 @@ static void run_mode(enum mode mode, int threads, long iterations)
 	int64_t t0;
 	int err;
 
-	r.mutexed = mutex_counter_new();
-	r.atomic = atomic_counter_new();
-	if (!r.mutexed || !r.atomic)
-		die("cannot create the counters: out of memory");
+	err = mutex_counter_new(&r.mutexed);
+	if (err)
+		die_errno(-err, "mutex_counter_new");
+	err = atomic_counter_new(&r.atomic);
+	if (err)
+		die_errno(-err, "atomic_counter_new");
 	err = pthread_barrier_init(&r.start, NULL, (unsigned)threads + 1);
 	if (err)
 		die_errno(err, "pthread_barrier_init");

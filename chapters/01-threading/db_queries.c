@@ -19,14 +19,15 @@
  * is lent to one task at a time, through a pool (see struct conn_pool).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -34,6 +35,7 @@
 #include "clock.h"
 #include "executor.h"
 #include "log.h"
+#include "tmpdir.h"
 
 #define MAX_WORKERS 256
 #define MAX_QUERIES 100
@@ -122,12 +124,20 @@ struct query {
  * Open @path with @flags; 0, or -EIO with SQLite's reason in @err.  Every
  * connection is NOMUTEX: it has no lock of its own, because this program,
  * not SQLite, makes sure that only one thread at a time ever touches it.
+ * None may create the file (main did, see create_db_file), none follows a
+ * symbolic link in its last step, and SQLITE_OPEN_URI is never given: the
+ * name is a plain file name.
  */
 static int conn_open(const char *path, int flags, sqlite3 **out, char *err,
 		     size_t errlen)
 {
 	sqlite3 *db = NULL;
-	int rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
+	int rc;
+
+#ifdef SQLITE_OPEN_NOFOLLOW	/* SQLite 3.31 and later */
+	flags |= SQLITE_OPEN_NOFOLLOW;
+#endif
+	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
 
 	if (rc != SQLITE_OK) {
 		/* Even a failed open usually returns a handle to explain and free. */
@@ -392,8 +402,7 @@ static void build_database(const char *path, long rows)
 	sqlite3_stmt *st;
 	sqlite3 *db;
 
-	if (conn_open(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &db,
-		      err, sizeof(err)))
+	if (conn_open(path, SQLITE_OPEN_READWRITE, &db, err, sizeof(err)))
 		die("%s", err);
 	/* Scratch data: no need to wait for the disk at every commit. */
 	exec_or_die(db, "PRAGMA synchronous = OFF");
@@ -423,67 +432,87 @@ static void build_database(const char *path, long rows)
 }
 
 /*
- * The temporary database, for the exit and signal paths.  A signal handler
- * sees only globals and may call only async-signal-safe functions (unlink
- * and rmdir are), so the paths are ready before the handler can run.
+ * Create @path as a new, empty file of our own before SQLite sees it: with
+ * O_EXCL any name that exists is refused - a file, a directory, a symbolic
+ * link even when it dangles - so the database can never be one that was
+ * there before, and SQLite then opens it without SQLITE_OPEN_CREATE.  The
+ * names SQLite gives a database's journal and write-ahead log must not
+ * exist either: it would take them for this database's own and roll them
+ * into it, or delete them.  Returns 0 or -errno.  On -EEXIST, *@taken is
+ * @path, or the suffix ("-journal", "-wal") of the side file in the way.
  */
-static char tmp_dir[PATH_MAX];
-static char tmp_db[PATH_MAX + 16];
-static char tmp_journal[PATH_MAX + 32];
-
-/* Remove the temporary database; harmless to repeat, safe in a handler. */
-static void remove_temp(void)
+static int create_db_file(const char *path, const char **taken)
 {
-	if (!tmp_dir[0])
-		return;
-	(void)unlink(tmp_db);
-	(void)unlink(tmp_journal);
-	(void)rmdir(tmp_dir);
+	static const char *const sides[] = { "-journal", "-wal" };
+	char side[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	*taken = path;
+	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
+		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >=
+		    sizeof(side))
+			return -ENAMETOOLONG;
+		if (lstat(side, &st) == 0) {
+			*taken = sides[i];
+			return -EEXIST;
+		}
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	return close(fd) < 0 ? -errno : 0;
 }
 
 /*
- * SA_RESETHAND restored the default action, so the raised signal ends the
- * program once the handler returns; until then, the interrupted code runs
- * on and must find errno as it left it.
+ * --db PATH: create it, or say why not.  A name that exists, ends in a
+ * slash, or lies in a directory that does not exist is bad input (status
+ * 2); anything else that stops us - permissions, a read-only or full disk
+ * - is an error of the environment (status 1).  See --help.
  */
-static void on_stop_signal(int sig)
+static void create_kept_db(const char *path)
 {
-	int saved = errno;
+	size_t len = strlen(path);
+	char shown[WB_SHOW_VALUE];
+	const char *taken;
+	int rc;
 
-	remove_temp();
-	(void)raise(sig);
-	errno = saved;
+	/* The name may be long or hold control bytes: quote it safely. */
+	wb_show(shown, sizeof(shown), path);
+	if (path[len - 1] == '/')
+		usage_error("--db: %s ends in '/'; name a file, not a directory", shown);
+	rc = create_db_file(path, &taken);
+	if (rc == -EEXIST && taken != path)
+		usage_error("--db: %s%s exists, and SQLite would take it for the new "
+			    "database's own", shown, taken);
+	if (rc == -EEXIST)
+		usage_error("--db: %s already exists; name a new file", shown);
+	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT ||
+	    rc == -ENAMETOOLONG || rc == -ELOOP)
+		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
+	if (rc)
+		die_errno(-rc, "--db: cannot create %s", shown);
 }
 
-/* Create a temporary directory for the database; returns the file's path. */
-static const char *make_temp_db(void)
+/*
+ * The default: a database in a temporary directory of its own, which
+ * common/tmpdir.c removes with the journal however the program ends.
+ * Returns the directory; the database's path goes into @path.
+ */
+static struct tmpdir *create_temp_db(char *path, size_t len)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal,
-				.sa_flags = SA_RESETHAND };
-	const char *tmp = getenv("TMPDIR");
-	sigset_t stop, old;
+	struct tmpdir *dir;
+	const char *taken;
+	int rc = tmpdir_new(&dir, "db_queries");
 
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	/* Until all three paths are written, a handler must not run. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, &old));
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		die_errno(errno, "sigaction");
-	if (atexit(remove_temp) != 0)
-		die("atexit failed");
-	if ((size_t)snprintf(tmp_dir, sizeof(tmp_dir), "%s/db_queries.XXXXXX", tmp) >=
-	    sizeof(tmp_dir))
-		die("TMPDIR is too long: %s", tmp);
-	if (!mkdtemp(tmp_dir))
-		die_errno(errno, "mkdtemp %s", tmp_dir);
-	snprintf(tmp_db, sizeof(tmp_db), "%s/orders.db", tmp_dir);
-	snprintf(tmp_journal, sizeof(tmp_journal), "%s-journal", tmp_db);
-	PT_CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL));
-	return tmp_db;
+	if (rc)
+		die_errno(-rc, "cannot make a temporary directory");
+	if (tmpdir_join(dir, "orders.db", path, len))
+		die("TMPDIR is too long: %s", tmpdir_path(dir));
+	rc = create_db_file(path, &taken);
+	if (rc)
+		die_errno(-rc, "cannot create %s", path);
+	return dir;
 }
 
 /* ----------------------------------------------------------- reporting */
@@ -531,9 +560,17 @@ static void usage(void)
 	       "  --workers N   threads in the pool (1 to %d, default 3)\n"
 	       "  --queries N   how many queries (1 to %d, default 5)\n"
 	       "  --rows N      rows in the orders table (1 to 10000000, default 300000)\n"
-	       "  --db PATH     build the database at PATH, a new file, and keep it\n"
-	       "                (default: a temporary file, deleted at exit)\n"
-	       "  --help        show this and exit\n",
+	       "  --db PATH     build the database in PATH, a new file this program\n"
+	       "                creates, and keep it (default: a temporary file,\n"
+	       "                deleted at exit)\n"
+	       "  --help        show this and exit\n"
+	       "\n"
+	       "PATH is a plain file name, never an SQLite URI (\"file:x.db\" is a file\n"
+	       "of that name).  A PATH that exists - a file, a directory, a symbolic\n"
+	       "link, even a dangling one - or its -journal or -wal, a PATH ending in\n"
+	       "'/', or one in a directory that does not exist is bad input.  Exit\n"
+	       "status: 0 if both runs agree, 1 if they differ or something failed (a\n"
+	       "PATH the program may not create, a full disk ...), 2 for bad input.\n",
 	       wb_progname(), MAX_WORKERS, MAX_QUERIES);
 }
 
@@ -577,38 +614,29 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	arg_no_operands(argc, argv);
 	if (opt->db && !*opt->db)
 		usage_error("--db needs a file name");
-	/* Refuse to rebuild someone's file: the table would be replaced. */
-	if (opt->db && access(opt->db, F_OK) == 0)
-		usage_error("--db: %s already exists; name a new file", opt->db);
 }
 
-int main(int argc, char **argv)
+/*
+ * SQLite's process-wide settings, made before anything initializes it.
+ * URI names go off for good: Debian's SQLite, among others, is built with
+ * SQLITE_USE_URI=1, under which "--db file:x.db?mode=rwc" would open
+ * whatever file the URI names instead of the one this program created.
+ */
+static void sqlite_start(void)
 {
-	struct options opt = { .workers = 3, .queries = 5, .rows = 300000 };
-	struct query *qs;
-	const char *path;
-	double built, sequential, pooled;
-	int n, opened;
-	bool match;
-	int64_t start;
-
-	wb_init(argv[0]);
-	parse_options(argc, argv, &opt);
-	n = (int)opt.queries;
 	/* 0 means the library was built without any locking at all. */
 	if (!sqlite3_threadsafe())
 		die("this SQLite %s was built with SQLITE_THREADSAFE=0: no thread may share it",
 		    sqlite3_libversion());
-	printf("SQLite %s, thread-safe build; connections use SQLITE_OPEN_NOMUTEX "
-	       "(multi-thread mode)\n", sqlite3_libversion());
+	if (sqlite3_config(SQLITE_CONFIG_URI, 0) != SQLITE_OK)
+		die("sqlite3_config(SQLITE_CONFIG_URI): SQLite is already initialized");
+}
 
-	path = opt.db ? opt.db : make_temp_db();
-	start = clk_now_ns();
-	build_database(path, opt.rows);
-	built = clk_since(start);
-	printf("Built %s: %ld orders in %.3f s\n", path, opt.rows, built);
+/* Query i is kind i % NKINDS, with its parameter stepped every round. */
+static struct query *make_queries(int n)
+{
+	struct query *qs = xcalloc((size_t)n, sizeof(*qs));
 
-	qs = xcalloc((size_t)n, sizeof(*qs));
 	for (int i = 0; i < n; i++) {
 		const struct query_kind *k = &kinds[i % NKINDS];
 
@@ -616,7 +644,53 @@ int main(int argc, char **argv)
 		qs[i].kind = k;
 		qs[i].param = k->first + ((long)(i / NKINDS) * k->step) % k->mod;
 	}
+	return qs;
+}
 
+static void print_summary(const struct options *opt, int n, double sequential,
+			  double pooled, int opened, bool match)
+{
+	printf("\n%d queries: %.3f s one after another, %.3f s on %ld workers "
+	       "(%.2fx), %d connections opened; results %s\n",
+	       n, sequential, pooled, opt->workers, sequential / pooled, opened,
+	       match ? "match" : "DIFFER");
+	printf("queries=%d workers=%ld rows=%ld sequential=%.3f pooled=%.3f "
+	       "speedup=%.2f connections=%d results_match=%d\n",
+	       n, opt->workers, opt->rows, sequential, pooled, sequential / pooled,
+	       opened, match ? 1 : 0);
+	if (opt->db)
+		printf("The database stays at %s\n", opt->db);
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { .workers = 3, .queries = 5, .rows = 300000 };
+	struct tmpdir *dir = NULL;
+	char tmp_path[PATH_MAX];
+	const char *path = tmp_path;
+	struct query *qs;
+	double sequential, pooled;
+	int n, opened, rc;
+	bool match;
+	int64_t start;
+
+	wb_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	n = (int)opt.queries;
+	sqlite_start();
+	if (opt.db) {
+		create_kept_db(opt.db);
+		path = opt.db;
+	} else {
+		dir = create_temp_db(tmp_path, sizeof(tmp_path));
+	}
+	printf("SQLite %s, thread-safe build; connections use SQLITE_OPEN_NOMUTEX "
+	       "(multi-thread mode)\n", sqlite3_libversion());
+
+	start = clk_now_ns();
+	build_database(path, opt.rows);
+	printf("Built %s: %ld orders in %.3f s\n", path, opt.rows, clk_since(start));
+	qs = make_queries(n);
 	printf("Running %d queries one after another on one connection, then on "
 	       "%ld worker threads\n", n, opt.workers);
 	fflush(stdout);	/* log lines are written directly; keep the order */
@@ -624,16 +698,10 @@ int main(int argc, char **argv)
 	pooled = run_pooled(path, qs, n, (int)opt.workers, &opened);
 
 	match = print_results(qs, n);
-	printf("\n%d queries: %.3f s one after another, %.3f s on %ld workers "
-	       "(%.2fx), %d connections opened; results %s\n",
-	       n, sequential, pooled, opt.workers, sequential / pooled, opened,
-	       match ? "match" : "DIFFER");
-	printf("queries=%d workers=%ld rows=%ld sequential=%.3f pooled=%.3f "
-	       "speedup=%.2f connections=%d results_match=%d\n",
-	       n, opt.workers, opt.rows, sequential, pooled, sequential / pooled,
-	       opened, match ? 1 : 0);
-	if (opt.db)
-		printf("The database stays at %s\n", opt.db);
+	print_summary(&opt, n, sequential, pooled, opened, match);
 	free(qs);
+	rc = tmpdir_free(dir);
+	if (rc)
+		die_errno(-rc, "cannot remove the temporary database");
 	return match ? 0 : 1;
 }

@@ -13,7 +13,10 @@
  * With no URL, the demo starts the workbook's loopback server
  * (tests/fixtures/httpd.c, built into build/fixtures/) and fetches the
  * guide's example from it: five files that each take half a second, on
- * three workers, so the whole run takes two rounds, about 1.0 s.
+ * three workers, so the whole run takes two rounds, about 1.0 s.  Starting,
+ * stopping and reaping the server, and removing the directory it writes its
+ * port to, whatever ends the demo, is the job of common/child.h and
+ * common/tmpdir.h.  A URL that libcurl's parser refuses is bad input.
  *
  * libcurl's rules for threads, which this program follows:
  *   - curl_global_init() is not thread-safe: call it once, in main, before
@@ -26,7 +29,6 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -35,16 +37,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include "args.h"
 #include "check.h"
+#include "child.h"
 #include "clock.h"
 #include "executor.h"
 #include "log.h"
 #include "timeline.h"
+#include "tmpdir.h"
 
 #define FNV_BASIS UINT32_C(0x811c9dc5)
 #define FNV_PRIME UINT32_C(0x01000193)
@@ -204,251 +206,82 @@ static int download(void *arg, void **result, char *err, size_t errlen)
 /* ------------------------------------------------- the loopback server */
 
 /*
- * What it takes to stop the server from anywhere, a signal handler
- * included.  A handler sees only globals, and may call only
- * async-signal-safe functions (kill, waitpid, unlink and rmdir are), so
- * the paths are prepared in advance.  They are written only while
- * SIGINT and SIGTERM are blocked, so the handler never sees half of one.
+ * The server started for the guide's example, and the temporary directory
+ * that holds the file it writes its port to.  common/child.c and
+ * common/tmpdir.c stop and remove them however the demo ends: normally,
+ * through die(), or by Ctrl-C or SIGTERM.
  */
-static volatile sig_atomic_t server_pid;	/* 0: no server to stop */
-static char server_dir[PATH_MAX];		/* its temporary directory */
-static char server_port_file[PATH_MAX + 8];
-static char server_port_tmp[PATH_MAX + 40];	/* httpd's name before rename */
-
-/*
- * Stop the server, reap it and remove its files.  Returns its wait status,
- * or -1 if there was no server.  Async-signal-safe, and harmless to repeat.
- */
-static int server_halt(void)
-{
-	pid_t pid = (pid_t)server_pid;
-	int status = -1;
-
-	if (pid > 0) {
-		/*
-		 * Give the server two seconds to go, then insist: a server that
-		 * ignores SIGTERM must not make Ctrl-C hang.  Polling with
-		 * WNOHANG and nanosleep keeps this async-signal-safe.
-		 */
-		struct timespec tick = { 0, 10 * 1000 * 1000 };
-		pid_t got = 0;
-
-		server_pid = 0;
-		(void)kill(pid, SIGTERM);
-		for (int i = 0; i < 200 && got == 0; i++) {
-			got = waitpid(pid, &status, WNOHANG);
-			if (got == 0)
-				(void)nanosleep(&tick, NULL);
-		}
-		if (got == 0) {
-			(void)kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-		}
-	}
-	if (server_dir[0]) {
-		(void)unlink(server_port_file);
-		(void)unlink(server_port_tmp);
-		(void)rmdir(server_dir);
-	}
-	return status;
-}
-
-/*
- * Ctrl-C (SIGINT) or SIGTERM: stop the server, then die of the same signal,
- * so the shell sees what happened.  SA_RESETHAND has already restored the
- * default action; the raised signal is delivered when the handler returns.
- * Until then the interrupted code runs on, so it gets its errno back.
- */
-static void on_stop_signal(int sig)
-{
-	int saved = errno;
-
-	server_halt();
-	(void)raise(sig);
-	errno = saved;
-}
-
-static void block_stop_signals(sigset_t *old)
-{
-	sigset_t stop;
-
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, old));
-}
-
-static void restore_signals(const sigset_t *old)
-{
-	PT_CHECK(pthread_sigmask(SIG_SETMASK, old, NULL));
-}
-
-/* exit() - die()'s too - must not leave the server running either. */
-static void server_at_exit(void)
-{
-	sigset_t old;
-
-	/* The process is ending: the signals stay blocked. */
-	block_stop_signals(&old);
-	server_halt();
-}
-
-static void install_stop_handlers(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal,
-				.sa_flags = SA_RESETHAND };
-
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
-		die_errno(errno, "sigaction");
-	if (atexit(server_at_exit) != 0)
-		die("atexit failed");
-}
-
-/*
- * The server binary is built into BUILD/fixtures/httpd, and this program
- * into BUILD/VARIANT/01-threading/ (VARIANT is sol, or ex/ID, skel/ID one
- * level deeper).  So look for fixtures/httpd in the directories above our
- * own executable, nearest first.
- */
-static void find_server(char *out, size_t len)
-{
-	char exe[PATH_MAX], dir[PATH_MAX], candidate[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	if (n < 0)
-		die_errno(errno, "readlink /proc/self/exe");
-	exe[n] = '\0';
-	memcpy(dir, exe, (size_t)n + 1);
-	for (int up = 0; up < 4 && (slash = strrchr(dir, '/')) != NULL; up++) {
-		*slash = '\0';
-		snprintf(candidate, sizeof(candidate), "%s/fixtures/httpd", dir);
-		if (access(candidate, X_OK) == 0) {
-			if ((size_t)snprintf(out, len, "%s", candidate) >= len)
-				die("path too long: %s", candidate);
-			return;
-		}
-	}
-	die("no fixtures/httpd in the directories above %s; "
-	    "build it with 'make programs', or pass URLs", exe);
-}
-
-/* In the child: become httpd, or say why not and exit 127. */
-static noreturn void exec_server(const char *path, pid_t parent,
-				 const sigset_t *mask)
-{
-	int devnull;
-
-	/*
-	 * If this demo is killed outright (SIGKILL: no handler runs), the
-	 * kernel still sends the server SIGTERM.  The check after it closes
-	 * the gap where the parent died before prctl() took effect.
-	 */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != parent)
-		_exit(127);
-	/* Its "listening on" line would only clutter our output. */
-	devnull = open("/dev/null", O_WRONLY);
-	if (devnull < 0 || dup2(devnull, STDOUT_FILENO) < 0)
-		_exit(127);
-	close(devnull);
-	/* exec keeps the signal mask; the server must see SIGTERM. */
-	sigprocmask(SIG_SETMASK, mask, NULL);
-	execl(path, path, "--quiet", "--port", "0", "--port-file",
-	      server_port_file, (char *)NULL);
-	dprintf(STDERR_FILENO, "%s: cannot run %s: %s\n", wb_progname(), path,
-		strerror(errno));
-	_exit(127);
-}
-
-/* Wait for httpd to write its port file; die if it fails or takes too long. */
-static long wait_for_port(void)
-{
-	int64_t deadline = clk_deadline_ms(SERVER_START_MS);
-	long port = 0;
-	int status;
-	FILE *f;
-
-	/* httpd writes the file under another name and renames it: all or nothing. */
-	while (!(f = fopen(server_port_file, "r"))) {
-		if (errno != ENOENT)
-			die_errno(errno, "cannot read %s", server_port_file);
-		if (waitpid((pid_t)server_pid, &status, WNOHANG) == (pid_t)server_pid) {
-			server_pid = 0;	/* reaped: there is nothing left to stop */
-			die("the loopback server exited before listening (status %d)",
-			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		}
-		if (clk_passed(deadline))
-			die("the loopback server did not report its port within %d ms",
-			    SERVER_START_MS);
-		clk_sleep_ms(10);
-	}
-	if (fscanf(f, "%ld", &port) != 1 || port < 1 || port > 65535)
-		die("%s does not hold a port number", server_port_file);
-	fclose(f);
-	return port;
-}
-
-/*
- * Start httpd on a free loopback port and return the port.  Stop signals
- * stay blocked until server_pid and the paths are all set, so a Ctrl-C at
- * any moment finds either no server or everything needed to stop it.
- */
-static long server_start(const char *path)
-{
-	const char *tmp = getenv("TMPDIR");
-	sigset_t old;
-	pid_t pid, parent = getpid();
+struct server {
+	char path[PATH_MAX];		/* build/fixtures/httpd */
+	struct tmpdir *dir;
+	struct child *proc;
 	long port;
+};
 
-	install_stop_handlers();
-	block_stop_signals(&old);
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	if ((size_t)snprintf(server_dir, sizeof(server_dir), "%s/download_demo.XXXXXX",
-			     tmp) >= sizeof(server_dir))
-		die("TMPDIR is too long: %s", tmp);
-	if (!mkdtemp(server_dir))
-		die_errno(errno, "mkdtemp %s", server_dir);
-	snprintf(server_port_file, sizeof(server_port_file), "%s/port", server_dir);
+/* Start httpd on a free loopback port and learn the port; dies on failure. */
+static void server_start(struct server *srv)
+{
+	char port_file[PATH_MAX], how[64];
+	char *argv[] = { srv->path, "--quiet", "--port", "0",
+			 "--port-file", port_file, NULL };
+	int rc, status;
 
-	fflush(NULL);	/* or the child would inherit our unwritten output */
-	pid = fork();
-	if (pid < 0)
-		die_errno(errno, "fork");
-	if (pid == 0)
-		exec_server(path, parent, &old);
-	server_pid = pid;
-	snprintf(server_port_tmp, sizeof(server_port_tmp), "%s.%ld.tmp",
-		 server_port_file, (long)pid);
-	port = wait_for_port();
-	restore_signals(&old);
-	return port;
+	rc = child_find_fixture("httpd", srv->path, sizeof(srv->path));
+	if (rc == -ENOENT)
+		die("no fixtures/httpd next to this program's build; "
+		    "build it with 'make programs', or pass URLs");
+	if (rc)
+		die_errno(-rc, "looking for fixtures/httpd");
+	/* The directory first: cleanup runs backwards, so the server goes first. */
+	rc = tmpdir_new(&srv->dir, "download_demo");
+	if (rc)
+		die_errno(-rc, "cannot make a temporary directory");
+	if (tmpdir_join(srv->dir, "port", port_file, sizeof(port_file)))
+		die("TMPDIR is too long: %s", tmpdir_path(srv->dir));
+	rc = child_new(&srv->proc, argv);
+	if (rc)
+		die_errno(-rc, "cannot run %s", srv->path);
+	rc = child_wait_port(srv->proc, port_file, SERVER_START_MS);
+	if (rc == -ECHILD) {
+		child_stop(srv->proc, &status);
+		die("the loopback server %s before it listened",
+		    child_describe(status, how, sizeof(how)));
+	}
+	if (rc == -ETIMEDOUT)
+		die("the loopback server did not report its port within %d ms",
+		    SERVER_START_MS);
+	if (rc < 0)
+		die_errno(-rc, "waiting for the loopback server's port");
+	srv->port = rc;
 }
 
 /* Stop the server at the end of a normal run; false if it did not exit 0. */
-static bool server_stop(void)
+static bool server_stop(struct server *srv)
 {
-	pid_t pid = (pid_t)server_pid;
-	sigset_t old;
-	int status;
+	pid_t pid = child_pid(srv->proc);
+	int status, rc = child_stop(srv->proc, &status);
+	char how[64];
+	bool ok = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-	block_stop_signals(&old);
-	status = server_halt();
-	restore_signals(&old);
-	if (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+	child_free(srv->proc);
+	if (ok) {
 		printf("Stopped the loopback server (pid %ld)\n", (long)pid);
-		return true;
+	} else {
+		fflush(stdout);
+		if (rc)
+			fprintf(stderr, "%s: cannot reap the loopback server: %s\n",
+				wb_progname(), strerror(-rc));
+		else
+			fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
+				child_describe(status, how, sizeof(how)));
 	}
-	fflush(stdout);
-	if (WIFEXITED(status))
-		fprintf(stderr, "%s: the loopback server exited with status %d\n",
-			wb_progname(), WEXITSTATUS(status));
-	else
-		fprintf(stderr, "%s: the loopback server was killed by signal %d\n",
-			wb_progname(), WTERMSIG(status));
-	return false;
+	rc = tmpdir_free(srv->dir);
+	if (rc) {
+		fflush(stdout);
+		fprintf(stderr, "%s: cannot remove the server's directory: %s\n",
+			wb_progname(), strerror(-rc));
+	}
+	return ok && rc == 0;
 }
 
 /* ----------------------------------------------------------- reporting */
@@ -518,9 +351,13 @@ static void usage(void)
 	       "  --timeline       draw which thread downloaded which file, and when\n"
 	       "  --trace          print one 'span WORKER JOB MARK START END' line per file\n"
 	       "  --help           show this and exit\n"
-	       "URLs must start with http://.  Exit status: 0 if every download\n"
-	       "succeeded, 1 if any failed, 2 for bad input.\n",
-	       wb_progname(), MAX_WORKERS);
+	       "\n"
+	       "Each URL must be one that libcurl's URL parser accepts, with the scheme\n"
+	       "http:// written out and a port from 1 to 65535, if any; anything else is\n"
+	       "bad input, refused before any download starts; at most %d URLs.\n"
+	       "Exit status: 0 if every download succeeded, 1 if any failed (or the\n"
+	       "server would not start), 2 for bad input.\n",
+	       wb_progname(), MAX_WORKERS, MAX_URLS);
 }
 
 struct options {
@@ -563,12 +400,78 @@ static void parse_options(int argc, char **argv, struct options *opt)
 	}
 	if (argc - optind > MAX_URLS)
 		usage_error("too many URLs (at most %d)", MAX_URLS);
-	for (int i = optind; i < argc; i++) {
-		if (strncmp(argv[i], "http://", 7) != 0)
-			usage_error("'%s' is not an http:// URL", argv[i]);
-		if (argv[i][strcspn(argv[i], " \t\r\n")] != '\0')
-			usage_error("'%s' contains white space", argv[i]);
+}
+
+/*
+ * What is wrong with @url, or NULL if the demo can fetch it.  libcurl's own
+ * parser judges it, so that a URL it would refuse is bad input, found
+ * before any download starts, and not a download that fails.  Flags 0 mean
+ * the scheme must be written out (no CURLU_DEFAULT_SCHEME) and be one this
+ * libcurl supports; of those the demo takes http alone.  A message that
+ * needs libcurl's words is built in @buf.
+ */
+static const char *url_problem(const char *url, char *buf, size_t len)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *port = NULL;
+	const char *why = NULL;
+	CURLUcode rc;
+
+	if (!u)
+		die("curl_url: out of memory");
+	rc = curl_url_set(u, CURLUPART_URL, url, 0);
+	if (rc == CURLUE_BAD_SCHEME || rc == CURLUE_UNSUPPORTED_SCHEME) {
+		why = "is not an http:// URL";
+	} else if (rc != CURLUE_OK) {
+#if LIBCURL_VERSION_NUM >= 0x075000	/* curl_url_strerror came in 7.80.0 */
+		snprintf(buf, len, "is not a valid URL: %s", curl_url_strerror(rc));
+#else
+		snprintf(buf, len, "is not a valid URL (libcurl's code %d)", (int)rc);
+#endif
+		why = buf;
+	} else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		   strcmp(scheme, "http") != 0) {
+		why = "is not an http:// URL";
+	} else if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+		   strcmp(port, "0") == 0) {
+		why = "names port 0, where no server can listen";
+	} else if (url[strcspn(url, " \t\r\n")] != '\0') {
+		why = "contains white space";
 	}
+	curl_free(scheme);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return why;
+}
+
+/* Refuse the first URL the demo could not fetch, as bad input. */
+static void check_urls(char *const urls[], size_t n)
+{
+	char buf[160], shown[WB_SHOW_VALUE];
+	const char *why;
+
+	for (size_t i = 0; i < n; i++) {
+		why = url_problem(urls[i], buf, sizeof(buf));
+		if (why)
+			usage_error("'%s' %s", wb_show(shown, sizeof(shown), urls[i]), why);
+	}
+}
+
+/* libcurl's process-wide set-up, while main is the only thread. */
+static void curl_start(void)
+{
+	struct sigaction ignore = { .sa_handler = SIG_IGN };
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+
+	if (rc != CURLE_OK)
+		die("curl_global_init: %s", curl_easy_strerror(rc));
+	/*
+	 * With CURLOPT_NOSIGNAL libcurl no longer ignores SIGPIPE for us; a
+	 * write to a connection the server has reset must be an error, not
+	 * the end of the program.
+	 */
+	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
+		die_errno(errno, "sigaction(SIGPIPE)");
 }
 
 /*
@@ -579,7 +482,7 @@ static double run_pool(struct transfer *ts, size_t n, int workers)
 {
 	struct future **fs = xcalloc(n, sizeof(*fs));
 	struct executor *ex;
-	sigset_t old;
+	sigset_t stop, old;
 	int64_t start = clk_now_ns();
 	double elapsed;
 	int rc;
@@ -587,11 +490,15 @@ static double run_pool(struct transfer *ts, size_t n, int workers)
 	/*
 	 * Workers inherit the signal mask of the thread that creates them.
 	 * Creating them with SIGINT and SIGTERM blocked leaves main as the only
-	 * thread those signals can interrupt, so the handler runs in one place.
+	 * thread those signals can interrupt, so the handlers that stop the
+	 * server run in one place.
 	 */
-	block_stop_signals(&old);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, &old));
 	rc = executor_new(&ex, workers, "Thread");
-	restore_signals(&old);
+	PT_CHECK(pthread_sigmask(SIG_SETMASK, &old, NULL));
 	if (rc)
 		die("executor_new: %s", executor_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
@@ -612,29 +519,43 @@ static double run_pool(struct transfer *ts, size_t n, int workers)
 }
 
 /*
- * No URLs given: start the loopback server and return the guide's example,
- * @n URLs in a block the caller frees.
+ * No URLs given: start the loopback server and return the guide's example
+ * on its port, @n URLs in a block the caller frees.
  */
-static char **default_urls(size_t *n)
+static char **default_urls(struct server *srv, size_t *n)
 {
 	enum { URL_MAX = 96 };
 	size_t count = sizeof(default_sizes) / sizeof(default_sizes[0]);
-	char server[PATH_MAX], **urls;
-	long port;
+	char **urls;
 
-	find_server(server, sizeof(server));
-	port = server_start(server);
+	server_start(srv);
 	printf("Started the loopback server %s (pid %ld) on http://127.0.0.1:%ld\n",
-	       server, (long)server_pid, port);
+	       srv->path, (long)child_pid(srv->proc), srv->port);
 	/* The pointers and the strings in one allocation: one free(). */
 	urls = xcalloc(count, sizeof(*urls) + URL_MAX);
 	for (size_t i = 0; i < count; i++) {
 		urls[i] = (char *)(urls + count) + i * URL_MAX;
 		snprintf(urls[i], URL_MAX, "http://127.0.0.1:%ld/file?size=%ld&delay_ms=%d",
-			 port, default_sizes[i], DEFAULT_DELAY_MS);
+			 srv->port, default_sizes[i], DEFAULT_DELAY_MS);
 	}
 	*n = count;
 	return urls;
+}
+
+/* One transfer per URL, with what every task needs to know. */
+static struct transfer *new_transfers(char *const urls[], size_t n,
+				      const struct options *opt,
+				      struct timeline *tl)
+{
+	struct transfer *ts = xcalloc(n, sizeof(*ts));
+
+	for (size_t i = 0; i < n; i++) {
+		ts[i].index = (int)i;
+		ts[i].url = urls[i];
+		ts[i].timeout_ms = opt->timeout_ms;
+		ts[i].tl = tl;
+	}
+	return ts;
 }
 
 /* The totals, for people and then for tests; true if every file came. */
@@ -659,65 +580,55 @@ static bool print_summary(const struct transfer *ts, size_t n, int workers,
 	return ok == n;
 }
 
+/* The chart and the spans, if asked for. */
+static void print_timeline(struct timeline *tl, const struct options *opt)
+{
+	if (opt->draw) {
+		printf("\n");
+		timeline_draw(tl, stdout, 60);
+		printf("(one row per worker thread; [N....] is file N on the network)\n");
+	}
+	if (opt->trace)
+		timeline_dump(tl, stdout);
+}
+
 int main(int argc, char **argv)
 {
 	struct options opt = { .workers = 3, .timeout_ms = 10000 };
-	struct sigaction ignore = { .sa_handler = SIG_IGN };
+	struct server srv = { .proc = NULL };
 	char **own_urls = NULL, **urls;
 	struct timeline *tl = NULL;
 	struct transfer *ts;
 	size_t n;
 	double elapsed;
 	bool all_ok, server_ok = true;
-	CURLcode crc;
 
 	wb_init(argv[0]);
 	parse_options(argc, argv, &opt);
+	/* Before any thread exists: curl_global_init() is not thread-safe. */
+	curl_start();
 	urls = &argv[optind];
 	n = (size_t)(argc - optind);
-
-	/* Before any thread exists: curl_global_init() is not thread-safe. */
-	crc = curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (crc != CURLE_OK)
-		die("curl_global_init: %s", curl_easy_strerror(crc));
-	/*
-	 * With CURLOPT_NOSIGNAL libcurl no longer ignores SIGPIPE for us; a
-	 * write to a connection the server has reset must be an error, not
-	 * the end of the program.
-	 */
-	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
-		die_errno(errno, "sigaction(SIGPIPE)");
+	check_urls(urls, n);
 	if (n == 0)
-		urls = own_urls = default_urls(&n);
-
+		urls = own_urls = default_urls(&srv, &n);
 	if (opt.draw || opt.trace) {
-		tl = timeline_new(n);
-		if (!tl)
-			die_errno(errno, "timeline_new");
+		int rc = timeline_new(&tl, n);
+
+		if (rc)
+			die_errno(-rc, "timeline_new");
 	}
-	ts = xcalloc(n, sizeof(*ts));
-	for (size_t i = 0; i < n; i++) {
-		ts[i].index = (int)i;
-		ts[i].url = urls[i];
-		ts[i].timeout_ms = opt.timeout_ms;
-		ts[i].tl = tl;
-	}
+	ts = new_transfers(urls, n, &opt, tl);
 
 	printf("Downloading %zu files on %ld worker threads\n", n, opt.workers);
 	fflush(stdout);	/* log lines are written directly; keep the order */
 	elapsed = run_pool(ts, n, (int)opt.workers);
 	if (own_urls)
-		server_ok = server_stop();
+		server_ok = server_stop(&srv);
 
 	print_table(ts, n);
 	all_ok = print_summary(ts, n, (int)opt.workers, elapsed);
-	if (opt.draw) {
-		printf("\n");
-		timeline_draw(tl, stdout, 60);
-		printf("(one row per worker thread; [N....] is file N on the network)\n");
-	}
-	if (opt.trace)
-		timeline_dump(tl, stdout);
+	print_timeline(tl, &opt);
 
 	timeline_free(tl);
 	free(ts);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -29,6 +30,14 @@
 
 /* Starting a thread per task is slow; this many is plenty to time it. */
 #define THREAD_TASKS_MAX 10000L
+/*
+ * A run holds every task at once: its future and three pointers (argument,
+ * future, result).  That measures at about 200 bytes a task; the check of
+ * --tasks counts 256, to err on the safe side.  The cap keeps a run within
+ * a few GiB whatever the machine.
+ */
+#define BYTES_PER_TASK 256
+#define TASKS_MAX 10000000L
 /* One-task round trips timed per method, spread over the runs. */
 #define LATENCY_SAMPLES 2000
 
@@ -423,6 +432,34 @@ static void bench(size_t n, int runs, int workers)
 	bench_free(&b);
 }
 
+/*
+ * Refuse a --tasks the machine cannot hold, before allocating anything: a
+ * run may take half of the memory, or what a ulimit on this process
+ * allows, whichever is less.  Otherwise the kernel's OOM killer, or a
+ * failed malloc halfway through a run, would say it less clearly.
+ */
+static void check_memory(long tasks)
+{
+	const double gib = 1024.0 * 1024 * 1024;
+	double need = (double)tasks * BYTES_PER_TASK;
+	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+	static const struct { int resource; const char *name; } limits[] = {
+		{ RLIMIT_AS, "ulimit -v" }, { RLIMIT_DATA, "ulimit -d" },
+	};
+	struct rlimit rl;
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+		if (getrlimit(limits[i].resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		    need > (double)rl.rlim_cur)
+			usage_error("--tasks %ld needs about %.1f GiB of memory, more than "
+				    "this process may have (%.1f GiB, %s)", tasks, need / gib,
+				    (double)rl.rlim_cur / gib, limits[i].name);
+	if (pages > 0 && page > 0 && need > (double)pages * (double)page / 2)
+		usage_error("--tasks %ld needs about %.1f GiB of memory, more than half "
+			    "of this machine's %.1f GiB", tasks, need / gib,
+			    (double)pages * (double)page / gib);
+}
+
 static void usage(void)
 {
 	printf("usage: %s [--tasks N] [--runs N] [--workers N]\n"
@@ -432,13 +469,15 @@ static void usage(void)
 	       "workers, against one thread per task and a condition-variable\n"
 	       "ping-pong.  Each figure is the median of the runs.\n"
 	       "\n"
-	       "  --tasks N     tasks per run (1 to 100000000; default 1000000);\n"
-	       "                a thread per task is timed on at most %ld of them\n"
+	       "  --tasks N     tasks per run (1 to %ld; default 1000000), and no\n"
+	       "                more than half of the memory (or a ulimit) holds at\n"
+	       "                %d bytes a task; a thread per task is timed on at\n"
+	       "                most %ld of them\n"
 	       "  --runs N      runs per figure (1 to 99; default 5)\n"
 	       "  --workers N   worker threads (1 to 1024; default: 1, 2, 4, 8\n"
 	       "                and 16 in turn)\n"
 	       "  --help        show this and exit\n",
-	       wb_progname(), THREAD_TASKS_MAX);
+	       wb_progname(), TASKS_MAX, BYTES_PER_TASK, THREAD_TASKS_MAX);
 }
 
 int main(int argc, char **argv)
@@ -458,7 +497,7 @@ int main(int argc, char **argv)
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:
-			tasks = arg_long("--tasks", optarg, 1, 100000000);
+			tasks = arg_long("--tasks", optarg, 1, TASKS_MAX);
 			break;
 		case OPT_RUNS:
 			runs = arg_long("--runs", optarg, 1, 99);
@@ -473,6 +512,7 @@ int main(int argc, char **argv)
 		}
 	}
 	arg_no_operands(argc, argv);
+	check_memory(tasks);
 
 	bench((size_t)tasks, (int)runs, (int)workers);
 	return 0;

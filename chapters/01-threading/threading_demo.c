@@ -121,9 +121,9 @@ int main(int argc, char **argv)
 	arg_no_operands(argc, argv);
 
 	if (draw || trace) {
-		tl = timeline_new((size_t)tasks);
-		if (!tl)
-			die_errno(errno, "timeline_new");
+		rc = timeline_new(&tl, (size_t)tasks);
+		if (rc)
+			die_errno(-rc, "timeline_new");
 	}
 	downloads = xcalloc((size_t)tasks, sizeof(*downloads));
 	args = xcalloc((size_t)tasks, sizeof(*args));

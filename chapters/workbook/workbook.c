@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,26 +157,83 @@ static void load_chapters(void)
 
 /* ------------------------------------------------------------ lookups */
 
-static struct exercise *find_exercise(const char *id, struct chapter **in)
+/*
+ * A mistake on the command line: one line on stderr, "workbook: what is
+ * wrong (see: workbook @where)", and the status to exit with, 2.
+ */
+__attribute__((format(printf, 2, 3)))
+static int bad_input(const char *where, const char *fmt, ...)
 {
-	for (int c = 0; c < nchapters; c++) {
-		struct exercise *ex = find_exercise_in(&chapters[c], id);
+	char after[32];
+	va_list ap;
 
-		if (ex) {
-			*in = &chapters[c];
-			return ex;
-		}
-	}
-	return NULL;
+	snprintf(after, sizeof(after), " (see: workbook %s)", where);
+	va_start(ap, fmt);
+	wb_vreport(after, fmt, ap);
+	va_end(ap);
+	return 2;
 }
 
-static struct chapter *find_demo(const char *name)
+enum kind { CHAPTER, DEMO, EXERCISE };
+static const char *const kind_names[] = { "chapter", "demo", "exercise" };
+
+/* The name of the @i-th @kind of @ch, or NULL when it has no more. */
+static const char *name_in(const struct chapter *ch, enum kind kind, int i)
 {
-	for (int c = 0; c < nchapters; c++)
-		for (int d = 0; d < chapters[c].ndemos; d++)
-			if (strcmp(chapters[c].demos[d].name, name) == 0)
-				return &chapters[c];
-	return NULL;
+	switch (kind) {
+	case CHAPTER:
+		return i == 0 ? ch->dir : NULL;
+	case DEMO:
+		return i < ch->ndemos ? ch->demos[i].name : NULL;
+	default:
+		return i < ch->nexercises ? ch->exercises[i].id : NULL;
+	}
+}
+
+/*
+ * Find the chapter, demo or exercise that @name names: a whole name
+ * ("00-gil", "race_counter", "00-mutex"), or the start of exactly one
+ * ("00", "race", "00-m").  Returns its index in its chapter, which goes in
+ * *@in.  An empty name, one that starts several, or one that names
+ * nothing is bad input: that is said in one line, and the result is -1.
+ */
+static int lookup(enum kind kind, const char *name, struct chapter **in)
+{
+	size_t len = strlen(name);
+	char starts[160] = "", shown[WB_SHOW_VALUE];
+	int found = 0, index = -1;
+
+	if (len == 0) {
+		bad_input("list", "the %s name is empty", kind_names[kind]);
+		return -1;
+	}
+	for (int c = 0; c < nchapters; c++) {
+		const char *n;
+
+		for (int i = 0; (n = name_in(&chapters[c], kind, i)) != NULL; i++) {
+			if (strncmp(n, name, len) != 0)
+				continue;
+			if (n[len] == '\0') {
+				*in = &chapters[c];
+				return i;	/* a whole name beats any abbreviation */
+			}
+			if (found++ == 0) {
+				*in = &chapters[c];
+				index = i;
+			}
+			snprintf(starts + strlen(starts), sizeof(starts) - strlen(starts),
+				 "%s%s", starts[0] ? ", " : "", n);
+		}
+	}
+	if (found == 1)
+		return index;
+	wb_show(shown, sizeof(shown), name);
+	if (found == 0)
+		bad_input("list", "no %s '%s'", kind_names[kind], shown);
+	else
+		bad_input("list", "%s '%s' is ambiguous: it starts %s",
+			  kind_names[kind], shown, starts);
+	return -1;
 }
 
 /* "done", "to do" or "not checked yet", as the last `make check` left it. */
@@ -218,11 +276,12 @@ static int spawn(char *const argv[])
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		execvp(argv[0], argv);
-		fprintf(stderr, "workbook: cannot run %s: %s\n", argv[0], strerror(errno));
+		fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0],
+			strerror(errno));
 		_exit(127);
 	}
 	if (pid < 0) {
-		fprintf(stderr, "workbook: fork: %s\n", strerror(errno));
+		fprintf(stderr, "%s: fork: %s\n", wb_progname(), strerror(errno));
 		rc = 1;
 	} else {
 		while ((rc = (int)waitpid(pid, &status, 0)) < 0 && errno == EINTR)
@@ -239,8 +298,14 @@ static int spawn(char *const argv[])
 	return rc;
 }
 
-static int cmd_list(void)
+/*
+ * Each command gets its operands (the words after its name), already
+ * counted against the command table in main's part of the file.
+ */
+
+static int cmd_list(char **args)
 {
+	(void)args;
 	for (int c = 0; c < nchapters; c++) {
 		struct chapter *ch = &chapters[c];
 
@@ -254,15 +319,15 @@ static int cmd_list(void)
 	return 0;
 }
 
-static int cmd_hint(const char *id)
+static int cmd_hint(char **args)
 {
 	struct chapter *ch;
-	struct exercise *ex = find_exercise(id, &ch);
+	int i = lookup(EXERCISE, args[0], &ch);
+	struct exercise *ex;
 
-	if (!ex) {
-		fprintf(stderr, "workbook: no exercise '%s' (see: workbook list)\n", id);
+	if (i < 0)
 		return 2;
-	}
+	ex = &ch->exercises[i];
 	printf("%s: %s\n", ex->id, ex->title);
 	printf("  edit:  exercises/%s/%s\n", ch->dir, ex->file);
 	printf("  hint:  %s\n", ex->hint ? ex->hint : "(none)");
@@ -271,46 +336,48 @@ static int cmd_hint(const char *id)
 	return 0;
 }
 
-static int cmd_check(const char *id)
+static int cmd_check(char **args)
 {
 	struct chapter *ch;
+	int i = lookup(EXERCISE, args[0], &ch);
 	char arg[128];
 	char *argv[] = { "make", "--no-print-directory", "-C", (char *)root, "check", arg, NULL };
 
-	if (!find_exercise(id, &ch)) {
-		fprintf(stderr, "workbook: no exercise '%s' (see: workbook list)\n", id);
+	if (i < 0)
 		return 2;
-	}
-	snprintf(arg, sizeof(arg), "EX=%s", id);
+	snprintf(arg, sizeof(arg), "EX=%s", ch->exercises[i].id);
 	return spawn(argv);
 }
 
-static int cmd_run(int argc, char **argv)
+/* Replaces the workbook with the demo: its exit status is the demo's. */
+static int cmd_run(char **args)
 {
-	struct chapter *ch = find_demo(argv[0]);
+	struct chapter *ch;
+	int i = lookup(DEMO, args[0], &ch);
 	char path[PATH_MAX];
 
-	if (!ch) {
-		fprintf(stderr, "workbook: no demo '%s' (see: workbook list)\n", argv[0]);
+	if (i < 0)
 		return 2;
-	}
-	snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD, ch->dir, argv[0]);
+	snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD, ch->dir,
+		 ch->demos[i].name);
 	if (access(path, X_OK) != 0) {
-		fprintf(stderr, "workbook: %s is not built yet: run make\n", path);
+		fprintf(stderr, "%s: %s is not built yet: run make\n", wb_progname(), path);
 		return 1;
 	}
-	(void)argc;
-	fflush(NULL);
-	argv[0] = path;
-	execv(path, argv);
-	fprintf(stderr, "workbook: cannot run %s: %s\n", path, strerror(errno));
+	/* exec skips the check at exit: anything printed must be out now. */
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return 1;
+	args[0] = path;
+	execv(path, args);
+	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), path, strerror(errno));
 	return 1;
 }
 
-static int cmd_progress(void)
+static int cmd_progress(char **args)
 {
 	int done = 0, total = 0;
 
+	(void)args;
 	for (int c = 0; c < nchapters; c++)
 		for (int e = 0; e < chapters[c].nexercises; e++) {
 			struct exercise *ex = &chapters[c].exercises[e];
@@ -325,32 +392,102 @@ static int cmd_progress(void)
 	return 0;
 }
 
-static int cmd_lesson(const char *which)
+/*
+ * Print the chapter's README.  It is copied here rather than handed to
+ * cat(1), so that a lesson that could not be written is reported the way
+ * all lost output is (see check.h).
+ */
+static int cmd_lesson(char **args)
 {
-	char path[PATH_MAX];
-	size_t len = strlen(which);
+	struct chapter *ch;
+	char path[PATH_MAX], buf[8192];
+	size_t n;
+	FILE *fp;
 
-	for (int c = 0; c < nchapters; c++) {
-		if (strncmp(chapters[c].dir, which, len) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/chapters/%s/README.md", root, chapters[c].dir);
-		char *argv[] = { "cat", path, NULL };
-		return spawn(argv);
+	if (lookup(CHAPTER, args[0], &ch) < 0)
+		return 2;
+	snprintf(path, sizeof(path), "%s/chapters/%s/README.md", root, ch->dir);
+	fp = fopen(path, "r");
+	if (!fp) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", wb_progname(), path,
+			strerror(errno));
+		return 1;
 	}
-	fprintf(stderr, "workbook: no chapter '%s' (see: workbook list)\n", which);
-	return 2;
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, stdout);
+	if (ferror(fp)) {
+		fprintf(stderr, "%s: cannot read %s\n", wb_progname(), path);
+		fclose(fp);
+		return 1;
+	}
+	fclose(fp);
+	return 0;
 }
 
-static void usage(FILE *out)
+static int cmd_help(char **args);
+
+/*
+ * The subcommands, and how many operands each takes: every check of the
+ * command line is made here, against this table, before a command runs.
+ */
+static const struct command {
+	const char *name, *operands, *what;
+	int min, max;		/* operands; -1: no limit */
+	int (*run)(char **args);
+} commands[] = {
+	{ "list", "", "chapters, demos and exercises", 0, 0, cmd_list },
+	{ "lesson", "CHAPTER", "print a chapter's lesson (e.g. 00)", 1, 1, cmd_lesson },
+	{ "run", "DEMO [ARGS]", "run a demo (e.g. workbook run race_counter --help)", 1, -1, cmd_run },
+	{ "check", "ID", "check one exercise (e.g. 00-mutex)", 1, 1, cmd_check },
+	{ "hint", "ID", "what to do next on an exercise", 1, 1, cmd_hint },
+	{ "progress", "", "which exercises are done", 0, 0, cmd_progress },
+	{ "help", "", "this text", 0, 0, cmd_help },
+};
+#define NCOMMANDS (int)(sizeof(commands) / sizeof(commands[0]))
+
+static void usage(void)
 {
-	fprintf(out,
-		"usage: workbook                 the interactive menu (needs a terminal)\n"
-		"       workbook list            chapters, demos and exercises\n"
-		"       workbook lesson CHAPTER  print a chapter's lesson (e.g. 00)\n"
-		"       workbook run DEMO [ARGS] run a demo (e.g. workbook run race_counter --help)\n"
-		"       workbook check ID        check one exercise (e.g. 00-mutex)\n"
-		"       workbook hint ID         what to do next on an exercise\n"
-		"       workbook progress        which exercises are done\n");
+	char form[32];
+
+	printf("usage: workbook                 the interactive menu (needs a terminal)\n");
+	for (int i = 0; i < NCOMMANDS; i++) {
+		snprintf(form, sizeof(form), "%s %s", commands[i].name, commands[i].operands);
+		printf("       workbook %-15s %s\n", form, commands[i].what);
+	}
+	printf("A CHAPTER, DEMO or ID may be shortened to its start, if only one\n"
+	       "name starts that way (lesson 01, run race): see workbook list.\n");
+}
+
+static int cmd_help(char **args)
+{
+	(void)args;
+	usage();
+	return 0;
+}
+
+/* Run the command @argv[0] with the operands after it; returns the status. */
+static int dispatch(int argc, char **argv)
+{
+	const char *name = argv[0];
+	const struct command *cmd = NULL;
+	char shown[WB_SHOW_VALUE];
+	int n = argc - 1;
+
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+		name = "help";
+	for (int i = 0; i < NCOMMANDS && !cmd; i++)
+		if (strcmp(name, commands[i].name) == 0)
+			cmd = &commands[i];
+	if (!cmd)
+		return bad_input("help", "unknown command '%s'",
+				 wb_show(shown, sizeof(shown), argv[0]));
+	if (cmd->max == 0 && n > 0)
+		return bad_input("help", "%s takes no arguments, and '%s' is one",
+				 cmd->name, wb_show(shown, sizeof(shown), argv[1]));
+	if (n < cmd->min || (cmd->max >= 0 && n > cmd->max))
+		return bad_input("help", "wrong arguments for %s: use workbook %s %s",
+				 cmd->name, cmd->name, cmd->operands);
+	return cmd->run(argv + 1);
 }
 
 /* ------------------------------------------------------------ the menu */
@@ -381,7 +518,7 @@ static int pick(const char *in, char letter, int max)
 /* One chapter's page; returns false when the learner quits. */
 static bool chapter_menu(struct chapter *ch)
 {
-	char in[256];
+	char in[256], shown[WB_SHOW_VALUE];
 	int n;
 
 	for (;;) {
@@ -406,7 +543,9 @@ static bool chapter_menu(struct chapter *ch)
 		if (strcmp(in, "b") == 0)
 			return true;
 		if (strcmp(in, "l") == 0) {
-			cmd_lesson(ch->dir);
+			char *args[] = { ch->dir, NULL };
+
+			cmd_lesson(args);
 		} else if ((n = pick(in, 'd', ch->ndemos)) != 0) {
 			char path[PATH_MAX];
 			char *argv[] = { path, NULL };
@@ -416,18 +555,22 @@ static bool chapter_menu(struct chapter *ch)
 			printf("\n$ %s\n", path);
 			spawn(argv);
 		} else if ((n = pick(in, 'e', ch->nexercises)) != 0) {
-			cmd_check(ch->exercises[n - 1].id);
+			char *args[] = { ch->exercises[n - 1].id, NULL };
+
+			cmd_check(args);
 		} else if ((n = pick(in, 'h', ch->nexercises)) != 0) {
-			cmd_hint(ch->exercises[n - 1].id);
+			char *args[] = { ch->exercises[n - 1].id, NULL };
+
+			cmd_hint(args);
 		} else if (in[0] != '\0') {
-			printf("no such choice '%s'\n", in);
+			printf("no such choice '%s'\n", wb_show(shown, sizeof(shown), in));
 		}
 	}
 }
 
 static int menu(void)
 {
-	char in[256];
+	char in[256], shown[WB_SHOW_VALUE];
 	char *end;
 	long n;
 
@@ -439,13 +582,14 @@ static int menu(void)
 		if (!prompt("Select: ", in, sizeof(in)) || strcmp(in, "q") == 0)
 			return 0;
 		if (strcmp(in, "p") == 0) {
-			cmd_progress();
+			cmd_progress(NULL);
 			continue;
 		}
 		n = strtol(in, &end, 10);
 		if (in[0] == '\0' || *end != '\0' || n < 1 || n > nchapters) {
 			if (in[0] != '\0')
-				printf("no such choice '%s': type a chapter number, p or q\n", in);
+				printf("no such choice '%s': type a chapter number, p or q\n",
+				       wb_show(shown, sizeof(shown), in));
 			continue;
 		}
 		if (!chapter_menu(&chapters[n - 1]))
@@ -455,41 +599,21 @@ static int menu(void)
 
 int main(int argc, char **argv)
 {
-	const char *cmd = argc > 1 ? argv[1] : NULL;
-
 	wb_init(argv[0]);
 	root = getenv("WORKBOOK_ROOT");
 	if (!root || !*root)
 		root = WB_ROOT;
 	load_chapters();
 
-	if (!cmd) {
-		if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
-			return menu();
-		printf("The C Concurrency Workbook (%d chapter%s)\n\n", nchapters, nchapters == 1 ? "" : "s");
-		cmd_list();
-		printf("\n");
-		usage(stdout);
-		printf("\nstdin is not a terminal, so no menu: use the commands above.\n");
-		return 0;
-	}
-	if (strcmp(cmd, "list") == 0 && argc == 2)
-		return cmd_list();
-	if (strcmp(cmd, "progress") == 0 && argc == 2)
-		return cmd_progress();
-	if (strcmp(cmd, "hint") == 0 && argc == 3)
-		return cmd_hint(argv[2]);
-	if (strcmp(cmd, "check") == 0 && argc == 3)
-		return cmd_check(argv[2]);
-	if (strcmp(cmd, "lesson") == 0 && argc == 3)
-		return cmd_lesson(argv[2]);
-	if (strcmp(cmd, "run") == 0 && argc >= 3)
-		return cmd_run(argc - 2, argv + 2);
-	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "workbook: unknown command or wrong arguments: '%s' (see: workbook help)\n",
-		cmd);
-	return 2;
+	if (argc > 1)
+		return dispatch(argc - 1, argv + 1);
+	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+		return menu();
+	printf("The C Concurrency Workbook (%d chapter%s)\n\n", nchapters,
+	       nchapters == 1 ? "" : "s");
+	cmd_list(NULL);
+	printf("\n");
+	usage();
+	printf("\nstdin is not a terminal, so no menu: use the commands above.\n");
+	return 0;
 }

@@ -8,6 +8,7 @@
  * Lesson: chapters/00-gil/README.md, section "Atomics: one indivisible
  * instruction".
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -18,28 +19,37 @@ struct atomic_counter {
 	long value;
 };
 
-struct atomic_counter *atomic_counter_new(void)
+int atomic_counter_new(struct atomic_counter **out)
 {
-	struct atomic_counter *c = malloc(sizeof(*c));
+	struct atomic_counter *c;
 
+	if (!out)
+		return -EINVAL;
+	c = malloc(sizeof(*c));
 	if (!c)
-		return NULL;
+		return -ENOMEM;
 	c->value = 0;
-	return c;
+	*out = c;
+	return 0;
 }
 
 void atomic_counter_add(struct atomic_counter *c, long n)
 {
 	/*
-	 * TODO(00-atomic): add n in one atomic step.  Relaxed ordering is
-	 * enough: the counter guards no other data, and whoever reads the
-	 * total first joins the threads, which orders everything before it.
+	 * TODO(00-atomic): add n in one atomic step: a load followed by a
+	 * store, even two atomic ones, lets another thread's add slip in
+	 * between and be lost.  Relaxed ordering is enough: the counter
+	 * guards no other data, so nothing else needs to become visible with
+	 * it, and a reader still sees the adds of one variable in the one
+	 * order they happened.  The final total is read after joining the
+	 * threads, and the join orders everything they did before it.
 	 */
 	c->value += n;
 }
 
 long atomic_counter_get(struct atomic_counter *c)
 {
+	/* TODO(00-atomic): read the value with one atomic load, too. */
 	return c->value;
 }
 

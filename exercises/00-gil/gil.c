@@ -7,6 +7,7 @@
  * because the holder polls it between pieces of work without the lock.
  * Lesson: chapters/00-gil/README.md, section "Building a GIL".
  */
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,36 +28,41 @@ struct gil {
 	int64_t interval_ns;
 };
 
-struct gil *gil_new(long switch_interval_ms)
+int gil_new(struct gil **out, long switch_interval_ms)
 {
-	struct gil *g = calloc(1, sizeof(*g));
+	struct gil *g;
 	pthread_mutexattr_t attr;
 	int err;
 
+	if (!out || switch_interval_ms < 1 ||
+	    switch_interval_ms > GIL_MAX_INTERVAL_MS)
+		return -EINVAL;
+	g = calloc(1, sizeof(*g));
 	if (!g)
-		return NULL;
+		return -ENOMEM;
 	g->interval_ns = switch_interval_ms * CLK_NS_PER_MS;
 	atomic_init(&g->drop_request, false);
 	/*
 	 * An error-checking mutex turns "locked it twice" into EDEADLK, which
 	 * PT_CHECK reports, instead of a silent hang.
 	 */
-	err = pthread_mutexattr_init(&attr);
+	err = -pthread_mutexattr_init(&attr);
 	if (err)
 		goto out_free;
-	err = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	err = -pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
 	if (!err)
-		err = pthread_mutex_init(&g->lock, &attr);
+		err = -pthread_mutex_init(&g->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
 	if (err)
 		goto out_free;
-	err = clk_cond_init(&g->released);
+	err = -clk_cond_init(&g->released);
 	if (err)
 		goto out_destroy_lock;
-	err = clk_cond_init(&g->taken);
+	err = -clk_cond_init(&g->taken);
 	if (err)
 		goto out_destroy_released;
-	return g;
+	*out = g;
+	return 0;
 
 out_destroy_released:
 	pthread_cond_destroy(&g->released);
@@ -64,8 +70,7 @@ out_destroy_lock:
 	pthread_mutex_destroy(&g->lock);
 out_free:
 	free(g);
-	errno = err;
-	return NULL;
+	return err;
 }
 
 void gil_free(struct gil *g)
@@ -84,11 +89,15 @@ void gil_acquire(struct gil *g)
 	/*
 	 * TODO(00-gil): count yourself in g->waiters while you wait.  While
 	 * the GIL is held, wait on g->released, but never longer than one
-	 * switch interval at a time.  When a wait times out and nobody has
-	 * taken the GIL since the wait began (g->acquisitions has not moved),
-	 * set g->drop_request so the holder hands over.  Then take the GIL:
-	 * mark it held, clear the request and broadcast g->taken (a yielding
-	 * thread waits for that).  The acquisition is counted below.
+	 * switch interval at a time: a condition-variable wait sleeps, where
+	 * a loop that looks again and again burns the CPU the holder needs.
+	 * When a wait times out and nobody has taken the GIL since the wait
+	 * began (g->acquisitions has not moved), set g->drop_request so the
+	 * holder hands over.  A wait can end without the GIL being free (a
+	 * time-out, or another waiter was faster), so look again after every
+	 * one.  Then take the GIL: mark it held, clear the request and
+	 * broadcast g->taken (a yielding thread waits for that).  The
+	 * acquisition is counted below.
 	 */
 	g->acquisitions++;
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
@@ -112,11 +121,12 @@ void gil_yield(struct gil *g)
 {
 	PT_CHECK(pthread_mutex_lock(&g->lock));
 	/*
-	 * TODO(00-gil): release the GIL, then wait on g->taken until another
+	 * TODO(00-gil): if nobody waits (g->waiters is 0), keep the GIL and
+	 * return.  Otherwise release it, then wait on g->taken until another
 	 * thread has taken it (g->acquisitions moves), so that this thread
 	 * cannot grab it straight back - CPython calls this "forced
-	 * switching".  Only wait while g->waiters > 0.  Then unlock g->lock
-	 * and call gil_acquire(), which takes g->lock itself.
+	 * switching".  Then unlock g->lock and call gil_acquire(), which
+	 * takes g->lock itself.
 	 */
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
 }

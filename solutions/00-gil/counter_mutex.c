@@ -7,6 +7,7 @@
  * holding c->lock around them.  Lesson: chapters/00-gil/README.md, section
  * "A mutex makes the three steps one".
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -18,17 +19,23 @@ struct mutex_counter {
 	long value;
 };
 
-struct mutex_counter *mutex_counter_new(void)
+int mutex_counter_new(struct mutex_counter **out)
 {
-	struct mutex_counter *c = calloc(1, sizeof(*c));
+	struct mutex_counter *c;
+	int err;
 
+	if (!out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
 	if (!c)
-		return NULL;
-	if (pthread_mutex_init(&c->lock, NULL) != 0) {
+		return -ENOMEM;
+	err = -pthread_mutex_init(&c->lock, NULL);
+	if (err) {
 		free(c);
-		return NULL;
+		return err;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 void mutex_counter_add(struct mutex_counter *c, long n)

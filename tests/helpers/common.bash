@@ -21,6 +21,23 @@ case $WB_BUILD in
 *) WB_SAN= ;;
 esac
 export WB_ROOT WB_BUILD WB_BIN WB_FIXTURES WB_SAN
+# shellcheck source=tests/helpers/manifest.bash
+. "$WB_ROOT/tests/helpers/manifest.bash"
+
+# The exercise the running check belongs to: "[ID] ..." names it.
+check_exercise() {
+	sed -n 's/^\[\([^]]*\)\] .*/\1/p' <<<"$BATS_TEST_DESCRIPTION"
+}
+
+# Where a learner whose check failed should look, from the manifest: the
+# lesson, the file, the hint.  Nothing for a check of no exercise.
+exercise_pointer() {
+	local id
+	id=$(check_exercise)
+	[ -n "$id" ] || return 0
+	exercise_where "$id"
+	printf 'hint: %s\n' "$(manifest hint "$id")"
+}
 
 # The path of program $1 of this file's chapter in the variant under test.
 prog() {
@@ -142,6 +159,23 @@ max_overlap() {
 # worker_count [MARK]: how many distinct workers recorded spans.
 worker_count() {
 	spans | awk -v m="${1:-}" 'm == "" || $4 == m { print $2 }' | sort -u | wc -l
+}
+
+# assert_waits_asleep PREFIX WHAT: a thread that blocked in WHAT for a few
+# hundred milliseconds slept through it.  A condition-variable wait costs a
+# few wake-ups and a fraction of a millisecond of CPU; a spin loop burns the
+# whole wait and a sleep-poll wakes once per period, so both miss these
+# bounds by a wide margin.  The driver prints PREFIX_cpu_ms and
+# PREFIX_wakeups (voluntary context switches of the waiting thread).
+assert_waits_asleep() {
+	local cpu wakeups
+	cpu=$(value "$1_cpu_ms")
+	wakeups=$(value "$1_wakeups")
+	[ -n "$cpu" ] || { flunk "$2: the driver printed no $1_cpu_ms:" "$output"; return 1; }
+	awk -v c="$cpu" 'BEGIN { exit !(c <= 20) }' ||
+		{ flunk "$2 used ${cpu} ms of CPU while it waited: it spins instead of sleeping on a condition variable"; return 1; }
+	[ -z "$wakeups" ] || [ "$wakeups" -le 20 ] ||
+		{ flunk "$2 woke up $wakeups times while it waited: it polls (sleeps and looks again) instead of sleeping on a condition variable until it is signalled"; return 1; }
 }
 
 # Skip a test that only means something in one kind of build.

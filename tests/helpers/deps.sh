@@ -2,7 +2,10 @@
 # deps.sh - find what the workbook needs and, where allowed, install it.
 #
 # Needs: a C11 compiler, make, pkg-config, libcurl and sqlite3 development
-# files, bats-core, and curl (the command-line client the server tests use).
+# files, bats-core, curl and the sqlite3 shell (the checks compare the demos
+# with them), patch (the wrong solutions in tests/mutants/ are patches), git
+# (the skeleton sync check reads the index) and clang-format (make
+# format-check).
 # On Debian or Ubuntu, as root or with sudo, missing pieces are installed with
 # apt-get; elsewhere the exact commands are printed and the build stops.
 set -u
@@ -22,7 +25,11 @@ elif ! bats --version | awk '{ split($2, v, "."); exit !(v[1] > 1 || (v[1] == 1 
 	exit 1
 fi
 have curl || missing+=(curl)
-have awk || missing+=(gawk)
+have sqlite3 || missing+=(sqlite3)
+have patch || missing+=(patch)
+have git || missing+=(git)
+have clang-format || missing+=(clang-format)
+have awk || missing+=(mawk)
 have timeout || missing+=(coreutils)
 if have pkg-config; then
 	pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
@@ -47,7 +54,7 @@ if have apt-get; then
 	fi
 	echo "deps: installing with apt-get"
 	if $sudo apt-get update -q &&
-		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"; then
+		DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"; then
 		exit 0
 	fi
 	echo "deps: apt-get failed"
@@ -56,9 +63,9 @@ fi
 
 cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
-  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl libcurl4-openssl-dev libsqlite3-dev
-  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl libcurl-devel sqlite-devel
-  macOS (Homebrew): brew install pkg-config bats-core curl sqlite
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format libcurl4-openssl-dev libsqlite3-dev
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra libcurl-devel sqlite-devel
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format
     but note: the workbook targets Linux; macOS lacks pthread barriers,
     clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.

@@ -5,6 +5,9 @@
  *   finished-first  futures finished beforehand come out at once, and
  *                   every future comes out exactly once
  *   timeout         the overall deadline, and what happens after it
+ *   one-deadline    the deadline counts from as_completed_new(), not from
+ *                   each call: a wait that follows a slow first future
+ *                   gets only what is left
  *   cancelled       a cancelled future counts as finished
  *   consumers       two threads taking from one as_completed
  *   early-free      freeing it while futures are still running
@@ -199,6 +202,51 @@ static void case_timeout(void)
 	gate_destroy(&handed);
 }
 
+struct slow_task {
+	long ms;		/* sleep this long, then succeed */
+};
+
+static int sleeping_task(void *arg, void **result, char *err, size_t errlen)
+{
+	struct slow_task *t = arg;
+
+	(void)err, (void)errlen;
+	clk_sleep_ms(t->ms);
+	*result = t;
+	return 0;
+}
+
+static void case_one_deadline(void)
+{
+	struct executor *ex = probe_executor(2, "worker");
+	struct gate never;
+	struct slow_task first_task = { .ms = 250 };
+	struct task held = { .wait_for = &never };
+	struct future *fs[2], *f;
+	struct as_completed *ac;
+	double first_at, second_at;
+	int first, second;
+	int64_t t0;
+
+	gate_init(&never);
+	t0 = clk_now_ns();
+	fs[0] = probe_submit(ex, sleeping_task, &first_task);
+	fs[1] = probe_submit(ex, gated_task, &held);
+	ac = watch(fs, 2, 500);
+	first = as_completed_next(ac, &f);
+	first_at = clk_since(t0);
+	second = as_completed_next(ac, &f);
+	second_at = clk_since(t0);
+	printf("first=%d first_at=%.3f second=%s second_at=%.3f\n", first,
+	       first_at, errname(second), second_at);
+	gate_open(&never);
+	as_completed_free(ac);
+	executor_free(ex);
+	future_unref(fs[0]);
+	future_unref(fs[1]);
+	gate_destroy(&never);
+}
+
 static void case_cancelled(void)
 {
 	struct executor *ex = probe_executor(1, "worker");
@@ -346,12 +394,13 @@ static void case_early_free(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"order", "finished-first", "timeout", "cancelled", "consumers",
-		"early-free", NULL,
+		"order", "finished-first", "timeout", "one-deadline",
+		"cancelled", "consumers", "early-free", NULL,
 	};
 	static void (*const run[])(void) = {
-		case_order, case_finished_first, case_timeout, case_cancelled,
-		case_consumers, case_early_free,
+		case_order, case_finished_first, case_timeout,
+		case_one_deadline, case_cancelled, case_consumers,
+		case_early_free,
 	};
 
 	return probe_main(argc, argv, cases, run);

@@ -94,12 +94,13 @@ static void case_in_flight(int tasks, int workers, long ms, bool trace)
 {
 	struct sleeper *s = sleepers(tasks, ms);
 	struct future **fs = xcalloc((size_t)tasks, sizeof(*fs));
-	struct timeline *tl = timeline_new((size_t)tasks);
+	struct timeline *tl;
 	atomic_int in_flight, max_in_flight;
 	struct executor *ex = probe_executor(workers, "Thread");
+	int rc = timeline_new(&tl, (size_t)tasks);
 
-	if (!tl)
-		die_errno(errno, "timeline_new");
+	if (rc)
+		die_errno(-rc, "timeline_new");
 	atomic_init(&in_flight, 0);
 	atomic_init(&max_in_flight, 0);
 	for (int i = 0; i < tasks; i++) {
@@ -109,8 +110,7 @@ static void case_in_flight(int tasks, int workers, long ms, bool trace)
 		fs[i] = probe_submit(ex, sleeper_task, &s[i]);
 	}
 	for (int i = 0; i < tasks; i++) {
-		int rc = future_result(fs[i], 30000, NULL);
-
+		rc = future_result(fs[i], 30000, NULL);
 		if (rc)
 			die("task %d: %s", i, executor_strerror(rc));
 		future_unref(fs[i]);

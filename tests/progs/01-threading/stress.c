@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:
-			st.tasks = (size_t)arg_long("--tasks", optarg, 1, 10000000);
+			st.tasks = (size_t)arg_long("--tasks", optarg, 1, 1000000);
 			break;
 		case OPT_WORKERS:
 			workers = arg_long("--workers", optarg, 1, 64);
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 			st.map = arg_choice("--mode", optarg, modes) == 1;
 			break;
 		case OPT_HELP:
-			printf("usage: %s [--tasks N] [--workers N] [--submitters N] [--mode submit|map]\n",
+			printf("usage: %s [--tasks N (at most 1000000)] [--workers N] [--submitters N] [--mode submit|map]\n",
 			       wb_progname());
 			return 0;
 		}

@@ -1,11 +1,16 @@
 /*
- * args_check - drives common/args.c from the tests: parses --count (1..10),
- * --big (any long) and --color (red|green), then prints what it read;
- * --fail shows how die_errno() reports a failed call.
+ * args_check - drives common/args.c and common/check.c from the tests:
+ * parses --count (1..10), --big (any long) and --color (red|green), then
+ * prints what it read.  --fail shows how die_errno() reports a failed call;
+ * --open PATH creates PATH as a program creates its own files (and dies
+ * naming PATH if it cannot); --say TEXT prints TEXT at once, so that what
+ * happens after output was printed can be tried; --quiet prints nothing.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "args.h"
 #include "check.h"
@@ -18,11 +23,14 @@ int main(int argc, char **argv)
 		{ "color", required_argument, NULL, 'o' },
 		{ "flag", no_argument, NULL, 'f' },
 		{ "fail", no_argument, NULL, 'F' },
+		{ "open", required_argument, NULL, 'O' },
+		{ "say", required_argument, NULL, 's' },
+		{ "quiet", no_argument, NULL, 'q' },
 		{ 0 },
 	};
 	static const char *const colors[] = { "red", "green", NULL };
 	long count = 1, big = 0;
-	int color = 0, flag = 0, c;
+	int color = 0, flag = 0, quiet = 0, fd = -1, c;
 
 	wb_init(argv[0]);
 	while ((c = arg_next(argc, argv, opts)) != -1) {
@@ -41,9 +49,26 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			die_errno(ENOENT, "opening %s", "nowhere.txt");
+		case 'O':
+			if (fd >= 0)
+				close(fd);
+			fd = open(optarg, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd < 0)
+				die_errno(errno, "cannot create %s", optarg);
+			break;
+		case 's':
+			printf("%s\n", optarg);
+			break;
+		case 'q':
+			quiet = 1;
+			break;
 		}
 	}
 	arg_no_operands(argc, argv);
-	printf("count=%ld big=%ld color=%s flag=%d\n", count, big, colors[color], flag);
+	if (!quiet)
+		printf("count=%ld big=%ld color=%s flag=%d\n", count, big,
+		       colors[color], flag);
+	if (fd >= 0)
+		close(fd);
 	return 0;
 }

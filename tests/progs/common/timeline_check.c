@@ -92,16 +92,16 @@ int main(int argc, char **argv)
 		{ "stress", no_argument, NULL, 's' },
 		{ 0 },
 	};
-	int c, mode = 'f';
+	int c, rc, mode = 'f';
 
 	wb_init(argv[0]);
 	while ((c = arg_next(argc, argv, opts)) != -1)
 		mode = c;
 	arg_no_operands(argc, argv);
 
-	tl = timeline_new((THREADS + CHILDREN) * SPANS);
-	if (!tl)
-		die_errno(errno, "timeline_new");
+	rc = timeline_new(&tl, (THREADS + CHILDREN) * SPANS);
+	if (rc)
+		die_errno(-rc, "timeline_new");
 	if (mode == 'f')
 		fixed();
 	else
