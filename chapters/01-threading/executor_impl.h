@@ -69,7 +69,7 @@ struct executor {
 	struct future *head, *tail;
 	size_t queued;		/* how many; 0 exactly when head is NULL */
 	int idle;		/* workers blocked on work_cv */
-	bool waking;		/* one was signalled and has not looked yet */
+	bool waking;		/* a worker was sent for and has not looked yet */
 	bool shutdown;		/* no more submissions */
 
 	/* Whoever joins the workers holds join_lock, so it happens once. */

@@ -146,19 +146,22 @@ static void run_taken(struct worker *w, struct future *f)
 }
 
 /*
- * Send one sleeping worker to the queue if work waits there, unless one is
- * on its way already: the worker woken earlier has not looked yet, and
- * when it takes a task it calls this again if more are left.  So workers
- * wake one at a time, and only while tasks wait; a submitter whose tasks
- * are taken as fast as it queues them wakes nobody.  Under ex->lock.
+ * Whether to send a sleeping worker to the queue: yes if work waits there
+ * and a worker sleeps, unless one is on its way already (woken earlier, it
+ * has not looked yet; when it takes a task it asks this again, for the
+ * tasks left).  So workers wake one at a time and only while tasks wait,
+ * and a submitter whose tasks are taken as fast as it queues them wakes
+ * nobody.  Called under ex->lock; on true, ex->waking is set and the
+ * caller signals work_cv once it has released the lock, so that the woken
+ * worker does not wake up into a lock that is still held.
  */
-static void wake_worker(struct executor *ex)
+static bool should_wake_worker(struct executor *ex)
 {
 	assert(mutex_held(&ex->lock));
-	if (ex->head && ex->idle > 0 && !ex->waking) {
-		ex->waking = true;
-		PT_CHECK(pthread_cond_signal(&ex->work_cv));
-	}
+	if (!ex->head || ex->idle == 0 || ex->waking)
+		return false;
+	ex->waking = true;
+	return true;
 }
 
 /*
@@ -180,14 +183,15 @@ static void *worker_main(void *arg)
 	 * counting yourself in ex->idle while you wait; once awake, clear
 	 * ex->waking (whoever was sent for has arrived).  Then take work with
 	 * queue_take(): NULL means the executor is shut down, so leave the
-	 * loop.  Otherwise call wake_worker() (more tasks may be waiting),
-	 * release the lock, run what you took with run_taken(), and go round
-	 * again.
+	 * loop.  Otherwise ask should_wake_worker() whether the tasks left
+	 * need another worker, release the lock, signal ex->work_cv if so, run
+	 * what you took with run_taken(), and go round again.
 	 */
 	/* >>> solution */
 	PT_CHECK(pthread_mutex_lock(&ex->lock));
 	for (;;) {
 		struct future *f;
+		bool wake;
 
 		/* A while, not an if: a wake-up is a hint, not a promise. */
 		while (!ex->head && !ex->shutdown) {
@@ -199,9 +203,11 @@ static void *worker_main(void *arg)
 		f = queue_take(ex, w);
 		if (!f)
 			break;
-		wake_worker(ex);
-
+		wake = should_wake_worker(ex);
 		PT_CHECK(pthread_mutex_unlock(&ex->lock));
+
+		if (wake)
+			PT_CHECK(pthread_cond_signal(&ex->work_cv));
 		run_taken(w, f);
 		PT_CHECK(pthread_mutex_lock(&ex->lock));
 	}
@@ -296,6 +302,7 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 			 void *const args[], size_t n, struct future *out[])
 {
 	struct future *first = NULL, *last = NULL;
+	bool wake = false;
 	int err = 0;
 
 	if (!ex || !fn || (n && (!args || !out)))
@@ -325,23 +332,26 @@ int executor_submit_many(struct executor *ex, executor_task_fn *fn,
 	/*
 	 * TODO(01-pool): refuse work once the executor is shut down
 	 * (err = -ESHUTDOWN).  Otherwise, unless the chain is empty (n may be
-	 * 0), add it to the queue with queue_append() and call wake_worker():
-	 * the workers must hear that there is work.
+	 * 0), add it to the queue with queue_append() and set `wake` to what
+	 * should_wake_worker() says: the workers must hear that there is work.
 	 */
 	/* >>> solution */
 	if (ex->shutdown) {
 		err = -ESHUTDOWN;
 	} else if (first) {
 		queue_append(ex, first, last, n);
-		wake_worker(ex);
+		wake = should_wake_worker(ex);
 	}
 	/* <<< solution */
 	/* >>> skeleton
 	err = -ENOSYS;
 	(void)queue_append;
-	(void)wake_worker;
+	(void)should_wake_worker;
 	<<< skeleton */
 	PT_CHECK(pthread_mutex_unlock(&ex->lock));
+	/* Outside the lock: see should_wake_worker(). */
+	if (wake)
+		PT_CHECK(pthread_cond_signal(&ex->work_cv));
 	if (!err)
 		return 0;
 
