@@ -15,8 +15,11 @@
  *
  *	executor_bench [--tasks N] [--runs N] [--workers N]
  */
+/* For pthread_setaffinity_np(): round trips are timed on chosen CPUs. */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,12 +48,32 @@
 static const int ladder[] = { 1, 2, 4, 8, 16 };
 #define LADDER_LEN (sizeof(ladder) / sizeof(ladder[0]))
 
+/*
+ * Where the two ends of a round trip run.  Waking a thread that sleeps on
+ * another CPU costs far more than waking one on the waker's own CPU (on a
+ * 2-CPU virtual machine about 35 us a round trip against 10), and left to
+ * itself the kernel placed the threads one way in one run and the other
+ * way in the next, so that the same figure doubled or halved from run to
+ * run.  So every round trip is timed twice, with its threads pinned: all
+ * on one CPU, and the thread that is woken on a second one.
+ */
+enum placement { SAME_CPU, ACROSS_CPUS, PLACEMENTS };
+
+static const char *const placement_name[PLACEMENTS] = {
+	"same CPU", "across CPUs",
+};
+
+struct cpus {
+	cpu_set_t allowed;	/* this process's CPUs, given back after */
+	int first, second;	/* two of them; second is -1 if there is one */
+};
+
 /* Everything measured for one worker count. */
 struct figures {
 	int workers;
 	double *submit;		/* seconds for all tasks, one per run */
 	double *map;		/* likewise */
-	double *latency;	/* seconds for one task, one per sample */
+	double *latency[PLACEMENTS];	/* seconds for one task, per sample */
 };
 
 static int trivial_task(void *arg, void **result, char *err, size_t errlen)
@@ -163,10 +186,61 @@ static double time_threads(int at_once, void **args, size_t n)
 	return secs;
 }
 
-/* Time @m tasks one after another on an idle pool, submit to result. */
-static void sample_executor(int workers, double *samples, size_t m)
+static void cpus_init(struct cpus *c)
 {
-	struct executor *ex = start_executor(workers);
+	int err = pthread_getaffinity_np(pthread_self(), sizeof(c->allowed),
+					 &c->allowed);
+
+	if (err)
+		die_errno(err, "pthread_getaffinity_np");
+	c->first = c->second = -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE && c->second < 0; cpu++) {
+		if (!CPU_ISSET(cpu, &c->allowed))
+			continue;
+		if (c->first < 0)
+			c->first = cpu;
+		else
+			c->second = cpu;
+	}
+	if (c->first < 0)
+		die("this process may run on no CPU");
+}
+
+/* Run the calling thread, and the threads it starts from now on, on @cpu. */
+static void pin(int cpu)
+{
+	cpu_set_t set;
+	int err;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err)
+		die_errno(err, "pthread_setaffinity_np(CPU %d)", cpu);
+}
+
+static void unpin(const struct cpus *c)
+{
+	int err = pthread_setaffinity_np(pthread_self(), sizeof(c->allowed),
+					 &c->allowed);
+
+	if (err)
+		die_errno(err, "pthread_setaffinity_np");
+}
+
+/*
+ * Time @m tasks one after another on an idle pool, submit to result, with
+ * the workers and the caller placed as @where says.
+ */
+static void sample_executor(int workers, double *samples, size_t m,
+			    const struct cpus *c, enum placement where)
+{
+	struct executor *ex;
+
+	/* The workers start on the CPU the caller is on when it starts them. */
+	pin(where == SAME_CPU ? c->first : c->second);
+	ex = start_executor(workers);
+	pin(c->first);
 
 	for (size_t i = 0; i < m; i++) {
 		int64_t start = clk_now_ns();
@@ -182,6 +256,7 @@ static void sample_executor(int workers, double *samples, size_t m)
 		future_unref(f);
 	}
 	executor_free(ex);
+	unpin(c);
 }
 
 static void sample_thread(double *samples, size_t m)
@@ -228,7 +303,8 @@ static void *pong_main(void *arg)
 	return NULL;
 }
 
-static void sample_pingpong(double *samples, size_t m)
+static void sample_pingpong(double *samples, size_t m, const struct cpus *c,
+			    enum placement where)
 {
 	struct pingpong pp = { .ball = 0 };
 	pthread_t partner;
@@ -237,9 +313,11 @@ static void sample_pingpong(double *samples, size_t m)
 	PT_CHECK(pthread_mutex_init(&pp.lock, NULL));
 	PT_CHECK(pthread_cond_init(&pp.ping_cv, NULL));
 	PT_CHECK(pthread_cond_init(&pp.pong_cv, NULL));
+	pin(where == SAME_CPU ? c->first : c->second);
 	rc = pthread_create(&partner, NULL, pong_main, &pp);
 	if (rc)
 		die_errno(rc, "pthread_create");
+	pin(c->first);
 	for (size_t i = 0; i < m; i++) {
 		int64_t start = clk_now_ns();
 
@@ -259,6 +337,7 @@ static void sample_pingpong(double *samples, size_t m)
 	PT_CHECK(pthread_cond_destroy(&pp.pong_cv));
 	PT_CHECK(pthread_cond_destroy(&pp.ping_cv));
 	PT_CHECK(pthread_mutex_destroy(&pp.lock));
+	unpin(c);
 }
 
 static void row(const char *what, int workers, size_t n, double secs)
@@ -267,9 +346,14 @@ static void row(const char *what, int workers, size_t n, double secs)
 	       (double)n / secs, secs * 1e6 / (double)n);
 }
 
-static void latency_row(const char *what, const char *workers, double secs)
+/* One row of the latency table: a figure for each placement measured. */
+static void latency_row(const char *what, const char *workers,
+			const double secs[], int nplaces)
 {
-	printf("%-32s %7s %12.1f us\n", what, workers, secs * 1e6);
+	printf("%-32s %7s", what, workers);
+	for (int p = 0; p < nplaces; p++)
+		printf(" %9.1f us", secs[p] * 1e6);
+	printf("\n");
 }
 
 /* Everything one invocation measures; the medians are taken at the end. */
@@ -281,19 +365,26 @@ struct bench {
 	size_t ncounts;
 	struct figures fig[LADDER_LEN];
 	double *thread_secs;	/* one per run */
-	double *thread_lat;	/* runs * per_run round trips */
-	double *pingpong;	/* likewise */
+	double *thread_lat;	/* runs * per_run round trips, unpinned */
+	double *pingpong[PLACEMENTS];	/* runs * per_run round trips */
+	struct cpus cpus;
+	int nplaces;		/* ACROSS_CPUS only with two CPUs or more */
 	void **args;		/* the tasks' arguments: 1, 2, ... n */
 };
 
 static void bench_init(struct bench *b, size_t n, int runs, int workers)
 {
+	size_t nsamples;
+
 	b->n = n;
 	b->nthreads = n < THREAD_TASKS_MAX ? n : (size_t)THREAD_TASKS_MAX;
 	b->runs = runs;
 	b->per_run = LATENCY_SAMPLES / (size_t)runs;
 	if (b->per_run == 0)
 		b->per_run = 1;
+	nsamples = b->per_run * (size_t)runs;
+	cpus_init(&b->cpus);
+	b->nplaces = b->cpus.second < 0 ? 1 : PLACEMENTS;
 	b->ncounts = workers ? 1 : LADDER_LEN;
 	for (size_t k = 0; k < b->ncounts; k++) {
 		struct figures *f = &b->fig[k];
@@ -301,11 +392,13 @@ static void bench_init(struct bench *b, size_t n, int runs, int workers)
 		f->workers = workers ? workers : ladder[k];
 		f->submit = xcalloc((size_t)runs, sizeof(double));
 		f->map = xcalloc((size_t)runs, sizeof(double));
-		f->latency = xcalloc(b->per_run * (size_t)runs, sizeof(double));
+		for (int p = 0; p < PLACEMENTS; p++)
+			f->latency[p] = xcalloc(nsamples, sizeof(double));
 	}
 	b->thread_secs = xcalloc((size_t)runs, sizeof(double));
-	b->thread_lat = xcalloc(b->per_run * (size_t)runs, sizeof(double));
-	b->pingpong = xcalloc(b->per_run * (size_t)runs, sizeof(double));
+	b->thread_lat = xcalloc(nsamples, sizeof(double));
+	for (int p = 0; p < PLACEMENTS; p++)
+		b->pingpong[p] = xcalloc(nsamples, sizeof(double));
 	b->args = xcalloc(n, sizeof(*b->args));
 	for (size_t i = 0; i < n; i++)
 		b->args[i] = (void *)(i + 1);
@@ -314,12 +407,14 @@ static void bench_init(struct bench *b, size_t n, int runs, int workers)
 static void bench_free(struct bench *b)
 {
 	for (size_t k = 0; k < b->ncounts; k++) {
-		free(b->fig[k].latency);
+		for (int p = 0; p < PLACEMENTS; p++)
+			free(b->fig[k].latency[p]);
 		free(b->fig[k].map);
 		free(b->fig[k].submit);
 	}
 	free(b->args);
-	free(b->pingpong);
+	for (int p = 0; p < PLACEMENTS; p++)
+		free(b->pingpong[p]);
 	free(b->thread_lat);
 	free(b->thread_secs);
 }
@@ -339,25 +434,25 @@ static struct figures *turn(struct bench *b, int r, size_t j)
 /*
  * Every measurement, in rounds.  Within a round the worker counts take
  * turns, each round starting with another one, so that none is always
- * measured first or on a machine that has just got busier.
+ * measured first or on a machine that has just got busier.  The round
+ * trips come first, while nothing else has run in this process yet.
  */
 static void bench_measure(struct bench *b)
 {
-	/*
-	 * Round trips first, on a quiet process: right after the throughput
-	 * runs they came out up to three times slower, for the executor and
-	 * the ping-pong alike, and far less steady.
-	 */
 	for (int r = 0; r < b->runs; r++) {
 		size_t from = (size_t)r * b->per_run;
 
-		for (size_t j = 0; j < b->ncounts; j++) {
-			struct figures *f = turn(b, r, j);
+		for (int p = 0; p < b->nplaces; p++) {
+			for (size_t j = 0; j < b->ncounts; j++) {
+				struct figures *f = turn(b, r, j);
 
-			sample_executor(f->workers, f->latency + from,
-					b->per_run);
+				sample_executor(f->workers,
+						f->latency[p] + from,
+						b->per_run, &b->cpus, p);
+			}
+			sample_pingpong(b->pingpong[p] + from, b->per_run,
+					&b->cpus, p);
 		}
-		sample_pingpong(b->pingpong + from, b->per_run);
 		sample_thread(b->thread_lat + from, b->per_run);
 	}
 	for (int r = 0; r < b->runs; r++) {
@@ -372,13 +467,21 @@ static void bench_measure(struct bench *b)
 	}
 }
 
+/* The median of each placement's samples, into @out. */
+static void placed_medians(double *const samples[], int nplaces,
+			   size_t nsamples, double out[])
+{
+	for (int p = 0; p < nplaces; p++)
+		out[p] = median(samples[p], nsamples);
+}
+
 /* The medians: a table for people, then key=value lines for tests/bench. */
 static void bench_print(struct bench *b)
 {
 	size_t runs = (size_t)b->runs, nsamples = b->per_run * runs;
-	double floor = median(b->pingpong, nsamples);
 	double thread_lat = median(b->thread_lat, nsamples);
 	double thread_secs = median(b->thread_secs, runs);
+	double floor[PLACEMENTS], lat[PLACEMENTS];
 
 	printf("%-32s %7s %9s %12s %9s\n", "method", "workers", "tasks",
 	       "tasks/s", "us/task");
@@ -392,30 +495,43 @@ static void bench_print(struct bench *b)
 	    thread_secs);
 
 	printf("\nlatency of one task, median of %zu:\n", nsamples);
+	printf("%-32s %7s", "method", "workers");
+	for (int p = 0; p < b->nplaces; p++)
+		printf(" %12s", placement_name[p]);
+	printf("\n");
 	for (size_t k = 0; k < b->ncounts; k++) {
 		char label[16];
 
 		snprintf(label, sizeof(label), "%d", b->fig[k].workers);
-		latency_row("executor: submit -> result", label,
-			    median(b->fig[k].latency, nsamples));
+		placed_medians(b->fig[k].latency, b->nplaces, nsamples, lat);
+		latency_row("executor: submit -> result", label, lat,
+			    b->nplaces);
 	}
-	latency_row("condition-variable ping-pong", "-", floor);
-	latency_row("pthread_create -> join", "-", thread_lat);
+	placed_medians(b->pingpong, b->nplaces, nsamples, floor);
+	latency_row("condition-variable ping-pong", "-", floor, b->nplaces);
+	printf("%-32s %7s %9.1f us (not pinned)\n", "pthread_create -> join",
+	       "-", thread_lat * 1e6);
 
 	printf("\n");
 	for (size_t k = 0; k < b->ncounts; k++) {
 		const struct figures *f = &b->fig[k];
 
 		/* The arrays are sorted by now: median() is cheap again. */
+		placed_medians(f->latency, b->nplaces, nsamples, lat);
 		printf("workers=%d submit_per_sec=%.0f map_per_sec=%.0f "
-		       "latency_us=%.1f\n", f->workers,
+		       "latency_us=%.1f", f->workers,
 		       (double)b->n / median(f->submit, runs),
-		       (double)b->n / median(f->map, runs),
-		       median(f->latency, nsamples) * 1e6);
+		       (double)b->n / median(f->map, runs), lat[SAME_CPU] * 1e6);
+		if (b->nplaces > 1)
+			printf(" latency_across_us=%.1f",
+			       lat[ACROSS_CPUS] * 1e6);
+		printf("\n");
 	}
-	printf("pingpong_us=%.1f thread_per_sec=%.0f thread_latency_us=%.1f\n",
-	       floor * 1e6, (double)b->nthreads / thread_secs,
-	       thread_lat * 1e6);
+	printf("pingpong_us=%.1f", floor[SAME_CPU] * 1e6);
+	if (b->nplaces > 1)
+		printf(" pingpong_across_us=%.1f", floor[ACROSS_CPUS] * 1e6);
+	printf(" thread_per_sec=%.0f thread_latency_us=%.1f\n",
+	       (double)b->nthreads / thread_secs, thread_lat * 1e6);
 }
 
 /* Measure @n tasks per run, @runs times, with @workers (0: the ladder). */
