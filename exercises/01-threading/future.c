@@ -95,10 +95,10 @@ void future_unref(struct future *f)
 }
 
 /*
- * Make @f finished: store the outcome, wake every waiter, then run the
- * callbacks with the lock released.  The caller holds f->lock on entry
- * (and has checked that @f is not finished yet); it is released on return.
- * The caller also holds a reference, so @f stays alive throughout.
+ * Make @f finished: store the outcome, release the lock, wake every waiter
+ * and run the callbacks.  The caller holds f->lock on entry (and has
+ * checked that @f is not finished yet); it is released on return.  The
+ * caller also holds a reference, so @f stays alive throughout.
  */
 static void settle(struct future *f, enum future_state state, int error,
 		   void *result, char *errmsg)
@@ -114,12 +114,15 @@ static void settle(struct future *f, enum future_state state, int error,
 	f->callbacks = NULL;
 	f->callbacks_tail = &f->callbacks;
 
+	PT_CHECK(pthread_mutex_unlock(&f->lock));
+
 	/*
 	 * TODO(01-timeout): wake the threads waiting in future_wait_until().
 	 * Several threads may wait for one future: wake them all.  (With
-	 * nobody waiting, a broadcast returns without a system call.)
+	 * nobody waiting, a broadcast returns without a system call.)  The
+	 * state changed under the lock, so a waiter cannot miss this; waking
+	 * it after the unlock spares it from waking into a lock still held.
 	 */
-	PT_CHECK(pthread_mutex_unlock(&f->lock));
 
 	/* The list is ours now: nobody can add to a finished future's list. */
 	for (; cb; cb = next) {
