@@ -276,7 +276,9 @@ static void sample_thread(double *samples, size_t m)
 /*
  * The ping-pong: main hands the ball to a partner thread that sleeps on a
  * condition variable, and sleeps on another one until it comes back: the
- * two wake-ups of a one-task round trip, and nothing else.
+ * two wake-ups of a one-task round trip, and nothing else.  Each side
+ * signals after releasing the lock, as the executor does, so that the
+ * thread it wakes does not run into a lock that is still held.
  */
 struct pingpong {
 	pthread_mutex_t lock;
@@ -297,7 +299,9 @@ static void *pong_main(void *arg)
 		if (pp->stop)
 			break;
 		pp->ball++;
+		PT_CHECK(pthread_mutex_unlock(&pp->lock));
 		PT_CHECK(pthread_cond_signal(&pp->pong_cv));
+		PT_CHECK(pthread_mutex_lock(&pp->lock));
 	}
 	PT_CHECK(pthread_mutex_unlock(&pp->lock));
 	return NULL;
@@ -323,7 +327,9 @@ static void sample_pingpong(double *samples, size_t m, const struct cpus *c,
 
 		PT_CHECK(pthread_mutex_lock(&pp.lock));
 		pp.ball++;
+		PT_CHECK(pthread_mutex_unlock(&pp.lock));
 		PT_CHECK(pthread_cond_signal(&pp.ping_cv));
+		PT_CHECK(pthread_mutex_lock(&pp.lock));
 		while (pp.ball & 1)
 			PT_CHECK(pthread_cond_wait(&pp.pong_cv, &pp.lock));
 		PT_CHECK(pthread_mutex_unlock(&pp.lock));
