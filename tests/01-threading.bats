@@ -494,6 +494,298 @@ futures_demo_output() {
 	expect kept_by_callback 0 "a reference taken in a callback keeps the future"
 }
 
+# --------------------------------------------- executor.h, clause by clause
+# What executor.h promises that no other check reaches, each from one scene
+# of tests/progs/01-threading/contract_probe.c.  A promise kept inside an
+# exercise's TODO gets that exercise's tag, and its check fails on the
+# skeleton; the untagged checks are about code outside the TODOs, which the
+# skeletons share with the solutions.
+
+@test "executor_new takes 1 to EXECUTOR_MAX_WORKERS workers and a prefix of up to 15 bytes or NULL, and answers -EINVAL to the rest" {
+	run_prog 30 contract_probe --case new-args
+	clean
+	expect zero -EINVAL "executor_new with 0 workers"
+	expect negative -EINVAL "executor_new with -1 workers"
+	expect above_max -EINVAL "executor_new with EXECUTOR_MAX_WORKERS + 1 workers"
+	expect int_min -EINVAL "executor_new with INT_MIN workers"
+	expect one 0 "executor_new with 1 worker"
+	expect max 0 "executor_new with EXECUTOR_MAX_WORKERS workers"
+	expect prefix_15 0 "a prefix of 15 bytes"
+	expect prefix_16 -EINVAL "a prefix of 16 bytes"
+	expect prefix_null 0 "a NULL prefix"
+}
+
+@test "executor_new starts exactly max_workers threads, and none of them is left once shutdown with wait returns" {
+	run_prog 30 contract_probe --case new-args
+	clean
+	expect one_threads 1 "threads started for 1 worker"
+	expect max_threads "$(value max_workers)" "threads started for EXECUTOR_MAX_WORKERS workers"
+	expect shutdown 0 "shutdown(wait) of the largest executor"
+	expect threads_left 0 "worker threads still there after shutdown(wait) returned"
+}
+
+@test "workers call themselves PREFIX-1 to PREFIX-N in their log lines, and worker-N when the prefix is NULL" {
+	run_prog 20 contract_probe --case names
+	clean
+	expect failed 0 "tasks that failed"
+	expect names abcdefghijklmno-1,abcdefghijklmno-2,abcdefghijklmno-3 \
+		"the names of the 3 workers (a 15-byte prefix), each of which ran one task"
+	expect default worker-1 "the worker of an executor started with a NULL prefix (numbered from 1 in every executor)"
+	local i
+	for i in 1 2 3; do
+		printf '%s\n' "$output" | grep -qE "^\[\+[0-9.]+s\] abcdefghijklmno-$i: ran a task$" ||
+			flunk "no log line from worker abcdefghijklmno-$i:" "$output"
+	done
+}
+
+@test "[01-pool] the queue is first in, first out: one worker runs the queued tasks in the order they were submitted" {
+	run_prog 20 contract_probe --case fifo
+	clean
+	expect held_released 1 "the running task, held while 8 more were queued, was let go"
+	expect started 8 "queued tasks that ran"
+	expect order 1,2,3,4,5,6,7,8 "the order the worker took them in: new tasks join the tail, workers take the head"
+}
+
+@test "[01-pool] submit never blocks while every worker is busy: 1000 submits return before either running task ends" {
+	run_prog 30 contract_probe --case busy-submit
+	clean
+	expect failed 0 "submits that failed"
+	expect held_released 2 "both running tasks were let go only after the 1000 submits returned; a submit that waits for a free worker makes them give up first"
+	expect ran 1000 "queued tasks that ran in the end"
+}
+
+@test "[01-pool] a refused submit sets *out to NULL, and a refused map leaves every result NULL" {
+	run_prog 10 contract_probe --case after-shutdown
+	clean
+	expect submit -ESHUTDOWN "submit after shutdown"
+	expect out NULL "*out after the refused submit (it held a marker before the call)"
+	expect map -ESHUTDOWN "map after shutdown"
+	expect results NULL,NULL "results after the refused map (they held a marker before the call)"
+	expect ran 0 "tasks that ran"
+}
+
+@test "[01-pool] calling shutdown again is harmless, and a later call with wait still waits for the tasks and the workers" {
+	run_prog 20 contract_probe --case shutdown-again
+	clean
+	expect first 0 "shutdown without wait"
+	expect second 0 "the same again"
+	assert_between "$(value no_wait_elapsed)" 0 "$(upto 0 0.1)" "seconds in the two shutdowns without wait" || flunk "$(hint)"
+	expect waited 0 "then shutdown with wait"
+	expect done_at_return 3 "tasks done when it returned: the running one and the two queued behind it (the running one was let go only after it returned, or after 0.3 s)"
+	expect again 0 "shutdown(wait, cancel_futures) once everything is joined"
+	expect ran 3 "tasks that ran"
+	expect held_released 1 "the running task was let go"
+}
+
+@test "[01-pool] shutdown with cancel_futures after a plain shutdown cancels what is still queued, and runs its callbacks in the calling thread before returning" {
+	run_prog 20 contract_probe --case cancel-later
+	clean
+	expect plain 0 "shutdown without cancel_futures"
+	expect calls_before 0 "a shutdown without cancel_futures cancels nothing"
+	expect cancel 0 "shutdown with cancel_futures"
+	expect calls_at_return 3 "done callbacks of the 3 queued tasks that had run when it returned"
+	expect in_caller 3 "callbacks that ran in the thread that called shutdown"
+	expect callback_thread main "the thread the callbacks ran in"
+	expect cancelled 3 "queued futures now cancelled"
+	expect queued_ran 0 "cancelled tasks that ran anyway"
+	expect held_done 1 "the running task finished"
+}
+
+@test "[01-pool] tasks and done callbacks may call into their own executor: submit, wait for another task, shut down without wait" {
+	run_prog 20 contract_probe --case reentrant
+	clean
+	expect task 0 "the task that submits"
+	expect task_submit 0 "a task submitting to its own executor"
+	expect task_wait 0 "the same task waiting for the one it submitted (two workers)"
+	expect callback_submit 0 "a done callback, run by a worker, submitting to the same executor"
+	expect callback_task 0 "the task the callback submitted"
+	expect task_shutdown 0 "a task shutting its own executor down without wait (only waiting is -EDEADLK)"
+	expect submit_after -ESHUTDOWN "submit after that shutdown"
+}
+
+@test "submit, map and as_completed_new answer -EINVAL to missing arguments; executor_free, future_unref and as_completed_free ignore NULL" {
+	run_prog 10 contract_probe --case edge-args
+	clean
+	local key
+	for key in submit_no_executor submit_no_fn map_no_executor map_no_fn map_no_args \
+		map_no_results ac_no_out ac_no_array ac_null_future; do
+		expect "$key" -EINVAL "$key"
+	done
+	expect ran 0 "tasks run by the calls that were refused"
+	expect ref_returns_it 1 "future_ref(f) returns f"
+	expect nulls_ignored 1 "executor_free(NULL), future_unref(NULL), as_completed_free(NULL)"
+}
+
+@test "when an allocation fails, executor_new, submit, map, as_completed_new and future_add_done_callback return -ENOMEM and leave nothing behind" {
+	run_prog 30 contract_probe --case nomem
+	[ "$(value skipped)" != sanitizer ] || skip "the sanitizers bring their own malloc(), which the driver cannot make fail"
+	clean
+	expect new -ENOMEM "executor_new with its first allocation failing"
+	expect new_failures_clean 1 "executor_new failing at each later allocation returns -ENOMEM (or -EAGAIN) and leaves no thread behind"
+	expect submit -ENOMEM "submit with its first allocation failing"
+	expect out NULL "*out after that submit"
+	expect lost_ran 0 "the task whose submit failed"
+	assert_at_least "$(value map_failures)" 1 "maps failed for lack of memory"
+	expect map_failures_clean 1 "every such map returns -ENOMEM with every result NULL"
+	expect map_finally 0 "map once memory suffices"
+	expect map_ran 3 "tasks run: only those of the map that succeeded"
+	assert_at_least "$(value ac_failures)" 1 "as_completed_new failed for lack of memory"
+	expect ac_failures_clean 1 "every such as_completed_new returns -ENOMEM"
+	expect ac_finally 0 "as_completed_new once memory suffices"
+	expect delivered 2 "futures it handed out, while the failed attempts' callbacks fired too"
+	expect callback -ENOMEM "future_add_done_callback on a running future, out of memory"
+	expect callback_calls 0 "a callback that was not registered never runs"
+	case "$(value late_callback):$(value late_calls)" in
+	-ENOMEM:0 | 0:1) ;;
+	*) flunk "on a finished future, out of memory: -ENOMEM and no call, or 0 and one call; got $(value late_callback) and $(value late_calls) calls" ;;
+	esac
+}
+
+@test "executor_new answers -EAGAIN when the system has no more threads to give, and takes down the workers it had started" {
+	run_prog 20 contract_probe --case no-threads
+	[ "$(value skipped)" != sanitizer ] || skip "the sanitizers need address space this check takes away"
+	clean
+	expect rc -EAGAIN "executor_new of 8 workers with room for 3 threads"
+	expect threads_left 0 "threads left behind by the failed executor_new"
+	expect again 0 "executor_new once there is room again"
+}
+
+@test "a task starts with *result NULL and an empty @err of at least EXECUTOR_ERRMAX bytes, and a message that fills it arrives whole" {
+	run_prog 20 contract_probe --case task-contract
+	clean
+	expect tasks 8 "tasks run, by submit and by map, each after one that left a result and a message"
+	expect result_null 8 "tasks that found *result NULL"
+	expect err_empty 8 "tasks that found @err empty"
+	expect errlen_enough 8 "tasks given at least EXECUTOR_ERRMAX bytes of @err"
+	expect longest -EIO "the task that left the longest message"
+	expect longest_len 255 "length of a message of EXECUTOR_ERRMAX - 1 bytes, as future_errmsg gives it"
+	expect longest_whole 1 "that message, unchanged"
+}
+
+@test "a task that itself returns -ETIMEDOUT or -ECANCELED: result gives that code, and future_state says done" {
+	run_prog 20 contract_probe --case task-contract
+	clean
+	expect own_timedout -ETIMEDOUT "result of a task that returned -ETIMEDOUT"
+	expect own_timedout_state "done" "its state"
+	expect own_timedout_ran 1 "it ran"
+	expect own_cancelled -ECANCELED "result of a task that returned -ECANCELED"
+	expect own_cancelled_state "done" "its state: done, not cancelled"
+	expect own_cancelled_ran 1 "it ran"
+}
+
+@test "future_state, future_done and future_errmsg answer at once: pending, then running, then done, with no message until the end" {
+	run_prog 20 contract_probe --case states
+	clean
+	expect a_state running "the state of the task a worker runs"
+	expect b_state pending "the state of the task queued behind it"
+	expect a_done 0 "future_done of the running one"
+	expect b_done 0 "future_done of the queued one"
+	expect_line "a_msg_running=[]" "future_errmsg of a running task that will fail"
+	expect_line "b_msg_pending=[]" "future_errmsg of a queued task that will fail"
+	expect held_released 1 "the running task was let go only after these calls returned: none of them waited for it"
+	expect a_state_end "done" "the first, finished"
+	expect b_state_end "done" "the second, finished"
+	expect a_done_end 1 "future_done of the first, finished"
+	expect b_done_end 1 "future_done of the second, finished"
+	expect_line "a_msg_end=[it broke at the end]" "the first task's message, read after executor_free"
+	expect_line "b_msg_end=[so did this]" "the second task's message"
+	expect names pending,running,done,cancelled "future_state_name of each state"
+}
+
+@test "[01-timeout] result with a timeout on a task still queued returns -ETIMEDOUT on time and leaves it queued, to run and be waited for again" {
+	run_prog 20 contract_probe --case pending-timeout
+	clean
+	expect poll -ETIMEDOUT "result(f, 0) on a queued task"
+	assert_between "$(value poll_elapsed)" 0 "$(upto 0 0.05)" "seconds result(f, 0) took" || flunk "$(hint)"
+	expect timed -ETIMEDOUT "result(f, 150 ms) on a queued task"
+	assert_between "$(value timed_elapsed)" 0.15 "$(upto 0.15 0.15)" "seconds result(f, 150 ms) took" || flunk "$(hint)"
+	expect state_after pending "the task after the timeouts"
+	expect ran_before_release 0 "the task did not run early"
+	expect value_after_timeout untouched "*result after -ETIMEDOUT"
+	expect final 0 "waiting again once the worker is free"
+	expect value own "the task's result"
+}
+
+@test "[01-timeout] a finished future never changes: a cancelled one stays cancelled after the worker reaches it, a done one stays done" {
+	run_prog 20 contract_probe --case finished-final
+	clean
+	expect cancel 0 "cancel of the queued task"
+	expect c_state cancelled "its state after the worker had passed it and was joined"
+	expect c_result -ECANCELED "its result then"
+	expect c_done 1 "future_done then"
+	expect c_again 0 "cancelling it again"
+	expect c_ran 0 "the cancelled task never ran"
+	expect c_calls 1 "its done callback ran once, not again"
+	expect h 0 "the task that ran"
+	expect h_cancel -EALREADY "cancel of the done task"
+	expect h_state "done" "its state afterwards"
+	expect h_result 0 "its result afterwards"
+	expect h_value own "its value afterwards"
+	expect h_calls 1 "its done callback ran once"
+}
+
+@test "[01-timeout] threads blocked on a queued future, with and without a timeout, wake at once with -ECANCELED when it is cancelled" {
+	run_prog 20 contract_probe --case cancel-wakes
+	clean
+	expect early_returns 0 "waiters that returned while the future was still queued"
+	expect cancel 0 "cancel of the queued task"
+	expect woken 2 "waiters that woke"
+	expect unlimited -ECANCELED "the waiter without a timeout"
+	expect timed -ECANCELED "the waiter with 3 s"
+	assert_between "$(value wake_elapsed)" 0 "$(upto 0 0.1)" "seconds from cancel until the last waiter returned" || flunk "$(hint)"
+	expect queued_ran 0 "the cancelled task never ran"
+}
+
+@test "executor_strerror phrases the executor's own codes, and falls back to strerror for the others" {
+	run_prog 10 contract_probe --case strerror
+	clean
+	expect phrased "$(value own)" "own codes (-ETIMEDOUT, -ECANCELED, -ESHUTDOWN, -EBUSY, -EALREADY, -EDEADLK) with a sentence of their own"
+	expect fallback "$(value other)" "other codes (-EIO, -ENOENT, -EPIPE, -4242) that read as strerror has them"
+	expect_line "ecanceled=[the task was cancelled before it started]" "the sentence executor.h quotes"
+}
+
+@test "[01-map] map clears @err on success, takes a NULL @err, and with no timeout waits as long as the tasks take" {
+	run_prog 20 contract_probe --case map-err
+	clean
+	expect rc 0 "map of 3 tasks of 0.3 s with timeout -1"
+	assert_at_least "$(value elapsed)" 0.3 "seconds map waited" || flunk "$(hint)"
+	expect in_place 3 "results in their places"
+	expect_line "err=[]" "@err after success (it held \"stale\" before)"
+	expect null_err 0 "map with @err NULL, all tasks succeeding"
+	expect null_err_failure -EIO "map with @err NULL and a task that fails"
+}
+
+@test "[01-map] after a failure or a timeout map returns at once, and leaves the tasks already running to finish" {
+	run_prog 20 contract_probe --case map-running
+	clean
+	expect fail -EIO "task 0 fails while task 1 runs"
+	assert_between "$(value fail_elapsed)" 0 "$(upto 0 0.5)" "seconds map took" || flunk "$(hint)"
+	expect running_released 1 "task 1 was let go only after map returned; a map that waited for it makes it give up first"
+	expect running_finished 1 "task 1 ran to its end"
+	expect timeout -ETIMEDOUT "the only task still runs at map's 0.5 s deadline"
+	assert_between "$(value timeout_elapsed)" 0.5 "$(upto 0.5 0.3)" "seconds map took" || flunk "$(hint)"
+	expect slow_ran 1 "the task had started on an idle worker"
+	expect slow_released 1 "it was let go only after map returned"
+	expect slow_finished 1 "it ran to its end"
+}
+
+@test "[01-as-completed] as_completed of no futures ends at once, and next keeps returning 0 after the end" {
+	run_prog 20 contract_probe --case ac-empty
+	clean
+	expect new 0 "as_completed_new of 0 futures"
+	expect empty_next 0,0 "next, twice, with nothing to hand out"
+	assert_between "$(value empty_elapsed)" 0 "$(upto 0 0.05)" "seconds those two calls took" || flunk "$(hint)"
+	expect calls 1,1,0,0 "next four times on two finished futures"
+}
+
+@test "[01-as-completed] handed-out futures stay valid after the caller dropped its references, failed and cancelled ones included" {
+	run_prog 20 contract_probe --case ac-refs
+	clean
+	expect handed "2:cancelled:-ECANCELED:[],0:done:0:[],1:done:-EIO:[b-failed]" \
+		"index:state:result:[message] of each future handed out: the cancelled one first, then in finishing order"
+	expect end 0 "the end"
+}
+
 # ------------------------------------------------------------------- 01-map
 
 @test "[01-map] map returns results in input order even when later tasks finish first" {
