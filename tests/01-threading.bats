@@ -335,6 +335,14 @@ futures_demo_output() {
 	assert_between "$(value elapsed)" 0.2 "$(upto 0.2 0.25)" "seconds in shutdown(wait) (the running task's 0.2 s)" || flunk "$(hint)"
 }
 
+@test "[01-pool] shutdown with cancel_futures also cancels the tasks a worker took in a batch but has not started" {
+	run_prog 10 pool_probe --case cancel-batched
+	clean
+	expect cancel 0 "shutdown(cancel_futures) without wait"
+	expect ran 2 "only the first two tasks started; the other 19 waited, in the queue or in the worker's batch"
+	expect cancelled 19 "every task that had not started is cancelled"
+}
+
 @test "[01-pool] shutdown without wait returns at once and the queued tasks still run" {
 	run_prog 10 pool_probe --case no-wait
 	clean
@@ -418,7 +426,7 @@ futures_demo_output() {
 
 @test "[01-timeout] a thread blocked in result() sleeps: no spinning, no polling, with or without a timeout" {
 	local c
-	for c in result result-timed; do
+	for c in result result-timed result-negative; do
 		run_prog 20 wait_probe --case "$c"
 		clean
 		expect rc 0 "the result arrives after 0.3 s (--case $c)"

@@ -88,9 +88,10 @@ void gil_acquire(struct gil *g)
 	PT_CHECK(pthread_mutex_lock(&g->lock));
 	/*
 	 * TODO(00-gil): count yourself in g->waiters while you wait.  While
-	 * the GIL is held, wait on g->released, but never longer than one
-	 * switch interval at a time: a condition-variable wait sleeps, where
-	 * a loop that looks again and again burns the CPU the holder needs.
+	 * the GIL is held, wait on g->released with clk_cond_wait_until(), but
+	 * never past one switch interval from now: a condition-variable wait
+	 * sleeps, where a loop that looks again and again burns the CPU the
+	 * holder needs.
 	 * When a wait times out and nobody has taken the GIL since the wait
 	 * began (g->acquisitions has not moved), set g->drop_request so the
 	 * holder hands over.  A wait can end without the GIL being free (a

@@ -338,6 +338,9 @@ out_discard:
 int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
 		    struct future **out)
 {
+	/* Whatever the failure, the caller is left no stale pointer. */
+	if (out)
+		*out = NULL;
 	return executor_submit_many(ex, fn, &arg, 1, out);
 }
 

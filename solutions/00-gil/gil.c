@@ -91,9 +91,10 @@ void gil_acquire(struct gil *g)
 	PT_CHECK(pthread_mutex_lock(&g->lock));
 	/*
 	 * TODO(00-gil): count yourself in g->waiters while you wait.  While
-	 * the GIL is held, wait on g->released, but never longer than one
-	 * switch interval at a time: a condition-variable wait sleeps, where
-	 * a loop that looks again and again burns the CPU the holder needs.
+	 * the GIL is held, wait on g->released with clk_cond_wait_until(), but
+	 * never past one switch interval from now: a condition-variable wait
+	 * sleeps, where a loop that looks again and again burns the CPU the
+	 * holder needs.
 	 * When a wait times out and nobody has taken the GIL since the wait
 	 * began (g->acquisitions has not moved), set g->drop_request so the
 	 * holder hands over.  A wait can end without the GIL being free (a
@@ -108,13 +109,11 @@ void gil_acquire(struct gil *g)
 	g->waiters++;
 	while (g->held) {
 		unsigned long seen = g->acquisitions;
-		struct timespec until = clk_timespec(clk_now_ns() + g->interval_ns);
-		int err = pthread_cond_timedwait(&g->released, &g->lock, &until);
+		int err = clk_cond_wait_until(&g->released, &g->lock,
+					      clk_now_ns() + g->interval_ns);
 
-		if (err == ETIMEDOUT && g->held && g->acquisitions == seen)
+		if (err == -ETIMEDOUT && g->held && g->acquisitions == seen)
 			atomic_store(&g->drop_request, true);
-		else if (err && err != ETIMEDOUT)
-			pt_fail(err, "pthread_cond_timedwait", __FILE__, __LINE__);
 	}
 	g->waiters--;
 	g->held = true;

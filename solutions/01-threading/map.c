@@ -39,10 +39,11 @@ int executor_map(struct executor *ex, executor_task_fn *fn,
 
 	if (err && errlen)
 		err[0] = '\0';
+	/* No task has run yet, whatever happens next. */
+	for (size_t k = 0; results && k < n; k++)
+		results[k] = NULL;
 	if (!ex || !fn || (n && (!args || !results)))
 		return -EINVAL;
-	for (size_t k = 0; k < n; k++)
-		results[k] = NULL;
 	if (n == 0)
 		return 0;
 

@@ -68,16 +68,13 @@ static inline void gate_open(struct gate *g)
 /* Wait until @g opens: true, or false after GATE_LIMIT_MS. */
 static inline bool gate_wait(struct gate *g)
 {
-	struct timespec until = clk_timespec(clk_deadline_ms(GATE_LIMIT_MS));
+	int64_t deadline = clk_deadline_ms(GATE_LIMIT_MS);
 	int rc = 0;
 	bool open;
 
 	PT_CHECK(pthread_mutex_lock(&g->lock));
-	while (!g->open && rc != ETIMEDOUT) {
-		rc = pthread_cond_timedwait(&g->cv, &g->lock, &until);
-		if (rc != 0 && rc != ETIMEDOUT)
-			pt_fail(rc, "pthread_cond_timedwait", __FILE__, __LINE__);
-	}
+	while (!g->open && !rc)
+		rc = clk_cond_wait_until(&g->cv, &g->lock, deadline);
 	open = g->open;
 	PT_CHECK(pthread_mutex_unlock(&g->lock));
 	return open;

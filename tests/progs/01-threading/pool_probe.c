@@ -156,6 +156,54 @@ static struct future **queue_sleepers(struct executor *ex, struct sleeper *s,
 	return fs;
 }
 
+/*
+ * One worker runs task 1 while 19 tasks wait behind it, some perhaps in
+ * the batch the worker took along with task 1 (the queue was long).  None
+ * of the 19 has started, wherever it waits, so shutdown(cancel_futures)
+ * must cancel every one of them, and none may run.
+ */
+static void case_cancel_batched(void)
+{
+	enum { N = 21 };
+	struct executor *ex = probe_executor(1, "worker");
+	struct sleeper *s = sleepers(N, 0);
+	struct future *fs[N];
+	struct gate first_started, first_release, second_started, second_release;
+	int rc_cancel, cancelled = 0;
+
+	gate_init(&first_started);
+	gate_init(&first_release);
+	gate_init(&second_started);
+	gate_init(&second_release);
+	s[0].started = &first_started;
+	s[0].hold = &first_release;
+	s[1].started = &second_started;
+	s[1].hold = &second_release;
+	fs[0] = probe_submit(ex, sleeper_task, &s[0]);
+	if (!gate_wait(&first_started))
+		die("the first task never started");
+	for (int i = 1; i < N; i++)
+		fs[i] = probe_submit(ex, sleeper_task, &s[i]);
+	/* The worker comes back to a long queue, and may take a batch. */
+	gate_open(&first_release);
+	if (!gate_wait(&second_started))
+		die("the second task never started");
+	rc_cancel = executor_shutdown(ex, false, true);
+	gate_open(&second_release);
+	executor_free(ex);
+	for (int i = 0; i < N; i++) {
+		cancelled += future_state(fs[i]) == FUTURE_CANCELLED;
+		future_unref(fs[i]);
+	}
+	printf("cancel=%s ran=%d cancelled=%d\n", errname(rc_cancel),
+	       total_ran(s, N), cancelled);
+	gate_destroy(&first_started);
+	gate_destroy(&first_release);
+	gate_destroy(&second_started);
+	gate_destroy(&second_release);
+	free(s);
+}
+
 static void case_shutdown_waits(void)
 {
 	struct executor *ex = probe_executor(2, "worker");
@@ -371,7 +419,7 @@ int main(int argc, char **argv)
 	static const char *const cases[] = {
 		"in-flight", "after-shutdown", "shutdown-waits",
 		"cancel-futures", "no-wait", "two-executors", "idle-free",
-		"self-shutdown", "other-shutdown", NULL,
+		"self-shutdown", "other-shutdown", "cancel-batched", NULL,
 	};
 	long tasks = 12, workers = 3, ms = 100;
 	bool trace = false;
@@ -415,6 +463,7 @@ int main(int argc, char **argv)
 	case 6: case_idle_free(); break;
 	case 7: case_self_shutdown(); break;
 	case 8: case_other_shutdown(); break;
+	case 9: case_cancel_batched(); break;
 	}
 	return 0;
 }

@@ -5,6 +5,7 @@
  *
  *   result         future_result() with no time limit
  *   result-timed   future_result() with a limit it does not reach
+ *   result-negative  future_result() with a negative timeout: no limit
  *   map            executor_map() while its tasks are held back
  *   next           as_completed_next() with no time limit
  *   next-timed     as_completed_next() with a limit it does not reach
@@ -131,6 +132,11 @@ static void case_result(void)
 static void case_result_timed(void)
 {
 	wait_for_result(20 * WAIT_MS);
+}
+
+static void case_result_negative(void)
+{
+	wait_for_result(-5);
 }
 
 static void case_map(void)
@@ -277,12 +283,12 @@ static void case_idle(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"result", "result-timed", "map", "next", "next-timed", "idle",
-		NULL,
+		"result", "result-timed", "result-negative", "map", "next",
+		"next-timed", "idle", NULL,
 	};
 	static void (*const run[])(void) = {
-		case_result, case_result_timed, case_map, case_next,
-		case_next_timed, case_idle,
+		case_result, case_result_timed, case_result_negative, case_map,
+		case_next, case_next_timed, case_idle,
 	};
 
 	return probe_main(argc, argv, cases, run);
