@@ -62,8 +62,8 @@ static noreturn void reject(const char *word, const struct option *longopts)
 		char letter[] = { '-', (char)optopt, '\0' };
 
 		for (const struct option *o = longopts; is_long && o->name; o++)
-			if (o->val == optopt && o->has_arg == no_argument &&
-			    n <= strlen(o->name) && strncmp(o->name, word + 2, n) == 0)
+			if (o->val == optopt && o->has_arg == no_argument && n <= strlen(o->name) &&
+			    strncmp(o->name, word + 2, n) == 0)
 				usage_error("option '--%s' takes no value", o->name);
 		usage_error("unknown option '%s'", wb_show(shown, sizeof(shown), letter));
 	}
@@ -81,13 +81,12 @@ int arg_next(int argc, char **argv, const struct option *longopts)
 	char shown[WB_SHOW_VALUE];
 	int c;
 
-	opterr = 0;	/* we print our own, single-line messages */
+	opterr = 0; /* we print our own, single-line messages */
 	c = getopt_long(argc, argv, ":", longopts, NULL);
 	if (c == '?')
 		reject(argv[optind - 1], longopts);
 	if (c == ':')
-		usage_error("%s needs a value",
-			    wb_show(shown, sizeof(shown), argv[optind - 1]));
+		usage_error("%s needs a value", wb_show(shown, sizeof(shown), argv[optind - 1]));
 	return c;
 }
 
@@ -98,8 +97,7 @@ long arg_long(const char *flag, const char *text, long min, long max)
 
 	errno = 0;
 	v = strtol(text, &end, 10);
-	if (end == text || *end != '\0' || isspace((unsigned char)text[0]) ||
-	    text[0] == '+')
+	if (end == text || *end != '\0' || isspace((unsigned char)text[0]) || text[0] == '+')
 		usage_error("%s: '%s' is not a whole number", flag,
 			    wb_show(shown, sizeof(shown), text));
 	if (errno == ERANGE || v < min || v > max)
@@ -119,8 +117,7 @@ int arg_choice(const char *flag, const char *text, const char *const choices[])
 			strncat(list, ", ", sizeof(list) - strlen(list) - 1);
 		strncat(list, choices[i], sizeof(list) - strlen(list) - 1);
 	}
-	usage_error("%s: '%s' is not one of %s", flag,
-		    wb_show(shown, sizeof(shown), text), list);
+	usage_error("%s: '%s' is not one of %s", flag, wb_show(shown, sizeof(shown), text), list);
 }
 
 void arg_no_operands(int argc, char **argv)

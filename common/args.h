@@ -39,7 +39,6 @@ void arg_no_operands(int argc, char **argv);
  * Report a usage mistake in the standard form and exit with status 2
  * (through wb_exit(): a usage mistake stays status 2).
  */
-noreturn void usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+noreturn void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

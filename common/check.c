@@ -146,7 +146,7 @@ const char *wb_show(char *out, size_t size, const char *text)
 	for (head = 0; head < len && used <= room; head++)
 		used += shown_len(s[head]);
 	if (used <= room) {
-		tail = len;	/* it all fits: no gap */
+		tail = len; /* it all fits: no gap */
 	} else {
 		/* The head gets half of the room left beside "...", the tail the rest. */
 		room -= 3;
@@ -191,19 +191,18 @@ void wb_vreport(const char *after, const char *fmt, va_list ap)
 		if (msg)
 			vsnprintf(msg, (size_t)n + 1, fmt, again);
 		else
-			msg = fixed;	/* out of memory: its start will do */
+			msg = fixed; /* out of memory: its start will do */
 	}
 	va_end(again);
 	fflush(stdout);
-	fprintf(stderr, "%s: %s%s\n", progname, wb_show(shown, sizeof(shown), msg),
-		after);
+	fprintf(stderr, "%s: %s%s\n", progname, wb_show(shown, sizeof(shown), msg), after);
 	if (msg != fixed)
 		free(msg);
 }
 
 /* wb_vreport() with ": strerror(err)" after the message. */
-__attribute__((format(printf, 2, 0)))
-static void vreport_errno(int err, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vreport_errno(int err, const char *fmt,
+								va_list ap)
 {
 	char after[128];
 
@@ -233,8 +232,7 @@ void die_errno(int err, const char *fmt, ...)
 
 void pt_fail(int err, const char *call, const char *file, int line)
 {
-	fprintf(stderr, "%s: %s failed at %s:%d: %s\n", progname, call, file,
-		line, strerror(err));
+	fprintf(stderr, "%s: %s failed at %s:%d: %s\n", progname, call, file, line, strerror(err));
 	abort();
 }
 

@@ -48,8 +48,7 @@ noreturn void wb_exit(int status);
 noreturn void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Print "prog: message: strerror(err)" on stderr and exit with status 1. */
-noreturn void die_errno(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+noreturn void die_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * How every fatal message is printed: flush stdout, so that what the
@@ -64,11 +63,11 @@ void wb_vreport(const char *after, const char *fmt, va_list ap)
 /* Print "prog: call failed at file:line: strerror(err)" and abort(). */
 noreturn void pt_fail(int err, const char *call, const char *file, int line);
 
-#define PT_CHECK(call)                                                  \
-	do {                                                            \
-		int pt_err_ = (call);                                   \
-		if (pt_err_ != 0)                                       \
-			pt_fail(pt_err_, #call, __FILE__, __LINE__);    \
+#define PT_CHECK(call)                                                                             \
+	do {                                                                                       \
+		int pt_err_ = (call);                                                              \
+		if (pt_err_ != 0)                                                                  \
+			pt_fail(pt_err_, #call, __FILE__, __LINE__);                               \
 	} while (0)
 
 /*

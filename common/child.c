@@ -47,8 +47,8 @@
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_LIVE, SLOT_STOPPING };
 
 struct slot {
-	atomic_int state;	/* written last, read first */
-	pid_t owner;		/* the process that started the child */
+	atomic_int state; /* written last, read first */
+	pid_t owner;	  /* the process that started the child */
 	pid_t pid;
 	int pidfd;
 };
@@ -56,16 +56,16 @@ struct slot {
 /* The module's one global, for the signal handler (see child.h). */
 static struct {
 	pthread_once_t once;
-	int install_err;		/* why installing the handlers failed */
-	struct sigaction prev[2];	/* SIGINT's and SIGTERM's before ours */
+	int install_err;	  /* why installing the handlers failed */
+	struct sigaction prev[2]; /* SIGINT's and SIGTERM's before ours */
 	struct slot slots[CHILD_MAX];
 } live = { .once = PTHREAD_ONCE_INIT };
 
 struct child {
-	struct slot *slot;	/* its entry in the table, while it runs */
+	struct slot *slot; /* its entry in the table, while it runs */
 	pid_t pid;
 	int pidfd;
-	bool reaped;		/* then wstatus and err say how it went */
+	bool reaped; /* then wstatus and err say how it went */
 	int wstatus;
 	int err;
 };
@@ -131,15 +131,13 @@ static void stop_all(void)
 		struct slot *s = &live.slots[i];
 		int state = atomic_load_explicit(&s->state, memory_order_acquire);
 
-		mine[i] = (state == SLOT_LIVE || state == SLOT_STOPPING) &&
-			  s->owner == me;
+		mine[i] = (state == SLOT_LIVE || state == SLOT_STOPPING) && s->owner == me;
 		if (mine[i])
 			(void)pidfd_signal(s->pidfd, SIGTERM);
 	}
 	for (int i = 0; i < CHILD_MAX; i++)
 		if (mine[i])
-			(void)finish(live.slots[i].pid, live.slots[i].pidfd,
-				     deadline, NULL);
+			(void)finish(live.slots[i].pid, live.slots[i].pidfd, deadline, NULL);
 }
 
 /* ------------------------------------------------------ exit and signals */
@@ -149,8 +147,7 @@ static void stop_all(void)
  * the process: with the default action back, the signal raised here is
  * delivered the moment this handler returns.
  */
-static void pass_on(int sig, siginfo_t *info, void *uctx,
-		    const struct sigaction *prev)
+static void pass_on(int sig, siginfo_t *info, void *uctx, const struct sigaction *prev)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -179,13 +176,11 @@ static void at_exit(void)
 
 static void install(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_stop_signal,
-				.sa_flags = SA_SIGINFO };
+	struct sigaction sa = { .sa_sigaction = on_stop_signal, .sa_flags = SA_SIGINFO };
 
 	/* No other handler may interrupt this one halfway. */
 	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 ||
-	    sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
+	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 || sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
 		live.install_err = -errno;
 	else if (atexit(at_exit) != 0)
 		live.install_err = -ENOMEM;
@@ -218,8 +213,7 @@ static struct slot *slot_claim(void)
 	for (int i = 0; i < CHILD_MAX; i++) {
 		int want = SLOT_FREE;
 
-		if (atomic_compare_exchange_strong(&live.slots[i].state, &want,
-						   SLOT_BUSY))
+		if (atomic_compare_exchange_strong(&live.slots[i].state, &want, SLOT_BUSY))
 			return &live.slots[i];
 	}
 	return NULL;
@@ -285,8 +279,7 @@ static int stdio_to_null(void)
  * In the child, between fork and exec: become @argv[0], or send errno up
  * @report and exit.  @mask is the signal mask the program should start with.
  */
-static noreturn void exec_child(char *const argv[], int report, pid_t parent,
-				const sigset_t *mask)
+static noreturn void exec_child(char *const argv[], int report, pid_t parent, const sigset_t *mask)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	ssize_t n;
@@ -307,8 +300,7 @@ static noreturn void exec_child(char *const argv[], int report, pid_t parent,
 		goto fail;
 	/* exec keeps an ignored signal ignored; the child starts afresh. */
 	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGPIPE, &dfl, NULL) < 0 ||
-	    sigprocmask(SIG_SETMASK, mask, NULL) < 0)
+	if (sigaction(SIGPIPE, &dfl, NULL) < 0 || sigprocmask(SIG_SETMASK, mask, NULL) < 0)
 		goto fail;
 	execv(argv[0], argv);
 fail:
@@ -439,8 +431,7 @@ static int read_port(const char *path)
 	if (!memchr(text, '\n', (size_t)n))
 		return n == (ssize_t)sizeof(text) - 1 ? -EPROTO : 0;
 	port = strtol(text, &end, 10);
-	if (!isdigit((unsigned char)text[0]) || strcmp(end, "\n") != 0 ||
-	    port < 1 || port > 65535)
+	if (!isdigit((unsigned char)text[0]) || strcmp(end, "\n") != 0 || port < 1 || port > 65535)
 		return -EPROTO;
 	return (int)port;
 }
@@ -531,14 +522,11 @@ int child_stop(struct child *c, int *wstatus)
 	if (!c->reaped) {
 		/* Signals wait until the table is right again. */
 		block_stop_signals(&old);
-		atomic_store_explicit(&c->slot->state, SLOT_STOPPING,
-				      memory_order_release);
+		atomic_store_explicit(&c->slot->state, SLOT_STOPPING, memory_order_release);
 		/* If this fails, finish() still kills it once the time is up. */
 		(void)pidfd_signal(c->pidfd, SIGTERM);
-		c->err = finish(c->pid, c->pidfd, clk_deadline_ms(CHILD_GRACE_MS),
-				&c->wstatus);
-		atomic_store_explicit(&c->slot->state, SLOT_FREE,
-				      memory_order_release);
+		c->err = finish(c->pid, c->pidfd, clk_deadline_ms(CHILD_GRACE_MS), &c->wstatus);
+		atomic_store_explicit(&c->slot->state, SLOT_FREE, memory_order_release);
 		c->slot = NULL;
 		c->reaped = true;
 		restore_signals(&old);
@@ -553,8 +541,8 @@ const char *child_describe(int wstatus, char *buf, size_t len)
 	if (WIFEXITED(wstatus))
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(wstatus));
 	else if (WIFSIGNALED(wstatus))
-		snprintf(buf, len, "was killed by signal %d (%s)",
-			 WTERMSIG(wstatus), strsignal(WTERMSIG(wstatus)));
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(wstatus),
+			 strsignal(WTERMSIG(wstatus)));
 	else
 		snprintf(buf, len, "ended with wait status %#x", (unsigned)wstatus);
 	return buf;

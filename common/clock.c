@@ -78,8 +78,7 @@ int clk_cond_init(pthread_cond_t *cv)
 	return err;
 }
 
-int clk_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
-			int64_t deadline_ns)
+int clk_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ns)
 {
 	struct timespec until;
 	int err;

@@ -80,7 +80,6 @@ int clk_cond_init(pthread_cond_t *cv);
  * 0.  One call is one wait: the caller's while loop decides whether to wait
  * again, with the same deadline.  Blocks; other failures abort.
  */
-int clk_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu,
-			int64_t deadline_ns);
+int clk_cond_wait_until(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t deadline_ns);
 
 #endif

@@ -33,8 +33,7 @@ const char *log_name(void)
 	return thread_name;
 }
 
-__attribute__((format(printf, 2, 0)))
-static void vlog(const char *who, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void vlog(const char *who, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t len;

@@ -31,7 +31,6 @@ const char *log_name(void);
 void log_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Log one line under an explicit name (a task, a request ...). */
-void log_as(const char *who, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_as(const char *who, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -36,13 +36,11 @@ int timeline_new(struct timeline **out, size_t capacity)
 	size_t size;
 	struct timeline *tl;
 
-	if (capacity == 0 ||
-	    capacity > (SIZE_MAX - sizeof(struct timeline)) / sizeof(struct span))
+	if (capacity == 0 || capacity > (SIZE_MAX - sizeof(struct timeline)) / sizeof(struct span))
 		return -EINVAL;
 	size = sizeof(struct timeline) + capacity * sizeof(struct span);
 	/* Shared, so that forked children record into the parent's copy. */
-	tl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		  -1, 0);
+	tl = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tl == MAP_FAILED)
 		return -ENOMEM;
 	tl->capacity = capacity;
@@ -59,8 +57,8 @@ void timeline_free(struct timeline *tl)
 		munmap(tl, tl->map_size);
 }
 
-int timeline_add(struct timeline *tl, const char *worker, const char *job,
-		 char mark, int64_t start_ns, int64_t end_ns)
+int timeline_add(struct timeline *tl, const char *worker, const char *job, char mark,
+		 int64_t start_ns, int64_t end_ns)
 {
 	size_t i = atomic_fetch_add(&tl->claimed, 1);
 	struct span *s;
@@ -172,8 +170,8 @@ static int column(int64_t t, int64_t t0, int64_t span, int width)
 	return c < 0 ? 0 : c > width ? width : c;
 }
 
-static void draw_row(const struct timeline *tl, const char *worker,
-		     int64_t span_ns, int width, char *cells)
+static void draw_row(const struct timeline *tl, const char *worker, int64_t span_ns, int width,
+		     char *cells)
 {
 	size_t n = timeline_count(tl);
 
@@ -246,9 +244,8 @@ void timeline_dump(const struct timeline *tl, FILE *out)
 	for (size_t i = 0; i < n; i++) {
 		const struct span *s = &tl->spans[i];
 
-		fprintf(out, "span %s %s %c %.6f %.6f\n", s->worker,
-			s->job[0] ? s->job : "-", s->mark,
-			(double)(s->start_ns - tl->t0_ns) / (double)CLK_NS_PER_SEC,
+		fprintf(out, "span %s %s %c %.6f %.6f\n", s->worker, s->job[0] ? s->job : "-",
+			s->mark, (double)(s->start_ns - tl->t0_ns) / (double)CLK_NS_PER_SEC,
 			(double)(s->end_ns - tl->t0_ns) / (double)CLK_NS_PER_SEC);
 	}
 }

@@ -40,8 +40,8 @@ void timeline_free(struct timeline *tl);
  * Record one span.  Names longer than 23 bytes are cut short.  Returns 0, or
  * -ENOSPC once the timeline is full (the span is dropped and counted).
  */
-int timeline_add(struct timeline *tl, const char *worker, const char *job,
-		 char mark, int64_t start_ns, int64_t end_ns);
+int timeline_add(struct timeline *tl, const char *worker, const char *job, char mark,
+		 int64_t start_ns, int64_t end_ns);
 
 /* The number of spans recorded. */
 size_t timeline_count(const struct timeline *tl);

@@ -37,16 +37,16 @@
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_LIVE, SLOT_DOOMED };
 
 struct slot {
-	atomic_int state;	/* written last, read first: see tmpdir.h */
-	pid_t owner;		/* the process that made the directory */
+	atomic_int state; /* written last, read first: see tmpdir.h */
+	pid_t owner;	  /* the process that made the directory */
 	char path[PATH_MAX];
 };
 
 /* The module's one global, for the signal handler (see tmpdir.h). */
 static struct {
 	pthread_once_t once;
-	int install_err;		/* why installing the handlers failed */
-	struct sigaction prev[2];	/* SIGINT's and SIGTERM's before ours */
+	int install_err;	  /* why installing the handlers failed */
+	struct sigaction prev[2]; /* SIGINT's and SIGTERM's before ours */
 	struct slot slots[TMPDIR_MAX];
 } live = { .once = PTHREAD_ONCE_INIT };
 
@@ -60,8 +60,7 @@ static int remove_entry(int dirfd, const char *name, int depth);
 
 static bool is_dot(const char *name)
 {
-	return name[0] == '.' &&
-	       (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+	return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
 }
 
 /*
@@ -158,8 +157,7 @@ static void remove_all(void)
  * the process: with the default action back, the signal raised here is
  * delivered the moment this handler returns.
  */
-static void pass_on(int sig, siginfo_t *info, void *uctx,
-		    const struct sigaction *prev)
+static void pass_on(int sig, siginfo_t *info, void *uctx, const struct sigaction *prev)
 {
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -188,13 +186,11 @@ static void at_exit(void)
 
 static void install(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_stop_signal,
-				.sa_flags = SA_SIGINFO };
+	struct sigaction sa = { .sa_sigaction = on_stop_signal, .sa_flags = SA_SIGINFO };
 
 	/* No other handler may interrupt this one halfway. */
 	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 ||
-	    sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
+	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 || sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
 		live.install_err = -errno;
 	else if (atexit(at_exit) != 0)
 		live.install_err = -ENOMEM;
@@ -227,8 +223,7 @@ static struct slot *slot_claim(void)
 	for (int i = 0; i < TMPDIR_MAX; i++) {
 		int want = SLOT_FREE;
 
-		if (atomic_compare_exchange_strong(&live.slots[i].state, &want,
-						   SLOT_BUSY))
+		if (atomic_compare_exchange_strong(&live.slots[i].state, &want, SLOT_BUSY))
 			return &live.slots[i];
 	}
 	return NULL;
@@ -246,8 +241,7 @@ static int make_dir(char *path, const char *prefix)
 	/* The program may chdir() later; the handler must still find it. */
 	if (tmp[0] != '/' && !getcwd(cwd, sizeof(cwd)))
 		return -errno;
-	n = snprintf(path, PATH_MAX, "%s%s%s/%s.XXXXXX", cwd, cwd[0] ? "/" : "",
-		     tmp, prefix);
+	n = snprintf(path, PATH_MAX, "%s%s%s/%s.XXXXXX", cwd, cwd[0] ? "/" : "", tmp, prefix);
 	if (n < 0 || n >= PATH_MAX)
 		return -ENAMETOOLONG;
 	if (!mkdtemp(path))
@@ -277,8 +271,7 @@ int tmpdir_new(struct tmpdir **out, const char *prefix)
 	rc = s ? make_dir(s->path, prefix) : -EMFILE;
 	if (s) {
 		s->owner = getpid();
-		atomic_store_explicit(&s->state, rc ? SLOT_FREE : SLOT_LIVE,
-				      memory_order_release);
+		atomic_store_explicit(&s->state, rc ? SLOT_FREE : SLOT_LIVE, memory_order_release);
 	}
 	restore_signals(&old);
 
@@ -296,8 +289,7 @@ const char *tmpdir_path(const struct tmpdir *dir)
 	return dir->slot->path;
 }
 
-int tmpdir_join(const struct tmpdir *dir, const char *name, char *buf,
-		size_t len)
+int tmpdir_join(const struct tmpdir *dir, const char *name, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/%s", dir->slot->path, name);
 

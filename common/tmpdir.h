@@ -66,8 +66,7 @@ const char *tmpdir_path(const struct tmpdir *dir);
  * Write the path of @name inside @dir into @buf, a buffer of @len bytes.
  * Returns 0, or -ENAMETOOLONG with @buf holding "".
  */
-int tmpdir_join(const struct tmpdir *dir, const char *name, char *buf,
-		size_t len);
+int tmpdir_join(const struct tmpdir *dir, const char *name, char *buf, size_t len);
 
 /*
  * Remove the directory with everything in it, then free @dir (NULL is

@@ -31,28 +31,28 @@ static const char *const mode_names[] = { "gil", "free", "io", "all", NULL };
 
 struct config {
 	int threads;
-	long work_ms;		/* CPU work per thread */
-	long switch_ms;		/* the GIL's switch interval */
-	long io_ms;		/* each I/O wait in io mode */
-	int rounds;		/* compute + I/O rounds per thread in io mode */
-	uint64_t chunk_iters;	/* spin() iterations in one CHUNK_NS */
+	long work_ms;	      /* CPU work per thread */
+	long switch_ms;	      /* the GIL's switch interval */
+	long io_ms;	      /* each I/O wait in io mode */
+	int rounds;	      /* compute + I/O rounds per thread in io mode */
+	uint64_t chunk_iters; /* spin() iterations in one CHUNK_NS */
 	bool trace;
 };
 
 struct run {
 	const struct config *cfg;
-	struct gil *gil;	/* NULL when running free */
+	struct gil *gil; /* NULL when running free */
 	long io_ms;
 	int rounds;
 	struct timeline *tl;
-	atomic_long dropped;	/* spans that did not fit in the timeline */
+	atomic_long dropped; /* spans that did not fit in the timeline */
 	pthread_barrier_t start;
 };
 
 struct worker {
 	struct run *run;
 	char name[24];
-	uint64_t sink;		/* keeps the arithmetic from being optimised out */
+	uint64_t sink; /* keeps the arithmetic from being optimised out */
 };
 
 /* Pure CPU work: a xorshift generator that touches no memory. */
@@ -81,7 +81,7 @@ static uint64_t calibrate(void)
 		if (dt < best)
 			best = dt;
 	}
-	if (x == 0)		/* never true; makes x observable */
+	if (x == 0) /* never true; makes x observable */
 		puts("");
 	return best > 0 ? (uint64_t)((double)probe * CHUNK_NS / (double)best) + 1 : probe;
 }
@@ -238,8 +238,8 @@ static void run_mode(const struct config *cfg, enum mode mode, double alone)
 		       atomic_load(&run.dropped));
 	printf("mode=%s threads=%d elapsed=%.3f sequential=%.3f speedup=%.2f "
 	       "acquisitions=%lu max_running=%d\n",
-	       mode_names[mode], cfg->threads, elapsed, sequential,
-	       sequential / elapsed, acquisitions, timeline_max_overlap(run.tl, '='));
+	       mode_names[mode], cfg->threads, elapsed, sequential, sequential / elapsed,
+	       acquisitions, timeline_max_overlap(run.tl, '='));
 	gil_free(run.gil);
 	timeline_free(run.tl);
 }
@@ -280,7 +280,11 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct config cfg = {
-		.threads = 2, .work_ms = 200, .switch_ms = 5, .io_ms = 50, .rounds = 4,
+		.threads = 2,
+		.work_ms = 200,
+		.switch_ms = 5,
+		.io_ms = 50,
+		.rounds = 4,
 	};
 	enum mode mode = MODE_ALL;
 	double alone;
@@ -320,7 +324,8 @@ int main(int argc, char **argv)
 	cfg.chunk_iters = calibrate();
 	alone = measure_alone(&cfg);
 	printf("one thread alone: %.3f s for %ld ms of work; %d threads one after "
-	       "another: %.3f s\n", alone, cfg.work_ms, cfg.threads, alone * cfg.threads);
+	       "another: %.3f s\n",
+	       alone, cfg.work_ms, cfg.threads, alone * cfg.threads);
 	for (enum mode m = MODE_GIL; m < MODE_ALL; m++)
 		if (mode == MODE_ALL || mode == m)
 			run_mode(&cfg, m, alone);

@@ -35,7 +35,7 @@ struct racy_counter {
 struct run {
 	enum mode mode;
 	long iterations;
-	pthread_barrier_t start;	/* every thread begins at the same moment */
+	pthread_barrier_t start; /* every thread begins at the same moment */
 	struct racy_counter racy;
 	struct mutex_counter *mutexed;
 	struct atomic_counter *atomic;
@@ -114,8 +114,8 @@ static void run_mode(enum mode mode, int threads, long iterations)
 		PT_CHECK(pthread_join(tids[i], NULL));
 	counted = read_count(&r);
 	printf("%-6s  expected=%ld counted=%ld lost=%ld time=%.3fs midway=%ld%s\n",
-	       mode_names[mode], expected, counted, expected - counted,
-	       clk_since(t0), midway, mode == MODE_NONE ? "   (racy on purpose)" : "");
+	       mode_names[mode], expected, counted, expected - counted, clk_since(t0), midway,
+	       mode == MODE_NONE ? "   (racy on purpose)" : "");
 	PT_CHECK(pthread_barrier_destroy(&r.start));
 	atomic_counter_free(r.atomic);
 	mutex_counter_free(r.mutexed);
@@ -169,8 +169,7 @@ int main(int argc, char **argv)
 	}
 	arg_no_operands(argc, argv);
 
-	printf("%d threads x %ld increments of one shared counter\n", threads,
-	       iterations);
+	printf("%d threads x %ld increments of one shared counter\n", threads, iterations);
 	if (mode == MODE_ALL) {
 		for (enum mode m = MODE_NONE; m < MODE_ALL; m++)
 			run_mode(m, threads, iterations);

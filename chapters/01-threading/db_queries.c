@@ -83,7 +83,7 @@ static const struct query_kind kinds[] = {
 
 struct conn {
 	sqlite3 *db;
-	int id;			/* 1, 2, ... in the order they were opened */
+	int id; /* 1, 2, ... in the order they were opened */
 };
 
 /*
@@ -105,7 +105,7 @@ struct conn {
 struct conn_pool {
 	pthread_mutex_t lock;
 	const char *path;
-	struct conn **idle;	/* cap slots; idle[0..nidle) are free to lend */
+	struct conn **idle; /* cap slots; idle[0..nidle) are free to lend */
 	int nidle, opened, cap;
 };
 
@@ -113,8 +113,8 @@ struct query {
 	int index;
 	const struct query_kind *kind;
 	long param;
-	struct conn_pool *pool;		/* the pooled run lends from here */
-	char answer[RUNS][ANSWER_MAX];	/* "col,col; col,col" per run */
+	struct conn_pool *pool;	       /* the pooled run lends from here */
+	char answer[RUNS][ANSWER_MAX]; /* "col,col; col,col" per run */
 	double seconds[RUNS];
 };
 
@@ -128,13 +128,12 @@ struct query {
  * symbolic link in its last step, and SQLITE_OPEN_URI is never given: the
  * name is a plain file name.
  */
-static int conn_open(const char *path, int flags, sqlite3 **out, char *err,
-		     size_t errlen)
+static int conn_open(const char *path, int flags, sqlite3 **out, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	int rc;
 
-#ifdef SQLITE_OPEN_NOFOLLOW	/* SQLite 3.31 and later */
+#ifdef SQLITE_OPEN_NOFOLLOW /* SQLite 3.31 and later */
 	flags |= SQLITE_OPEN_NOFOLLOW;
 #endif
 	rc = sqlite3_open_v2(path, &db, flags | SQLITE_OPEN_NOMUTEX, NULL);
@@ -167,8 +166,7 @@ static void pool_init(struct conn_pool *p, const char *path, int cap)
 }
 
 /* Borrow a connection: an idle one, or a new one.  0 or -errno. */
-static int pool_get(struct conn_pool *p, struct conn **out, char *err,
-		    size_t errlen)
+static int pool_get(struct conn_pool *p, struct conn **out, char *err, size_t errlen)
 {
 	struct conn *c = NULL;
 	int id = 0, rc;
@@ -177,7 +175,7 @@ static int pool_get(struct conn_pool *p, struct conn **out, char *err,
 	if (p->nidle > 0)
 		c = p->idle[--p->nidle];
 	else if (p->opened < p->cap)
-		id = ++p->opened;	/* reserve the slot now, open it unlocked */
+		id = ++p->opened; /* reserve the slot now, open it unlocked */
 	PT_CHECK(pthread_mutex_unlock(&p->lock));
 	if (c) {
 		*out = c;
@@ -239,8 +237,7 @@ static int db_error(sqlite3 *db, const char *what, char *err, size_t errlen)
 }
 
 /* Append one row to @out as "a,b,c", separated from the last by "; ". */
-static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err,
-		      size_t errlen)
+static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err, size_t errlen)
 {
 	int cols = sqlite3_column_count(st);
 
@@ -257,8 +254,7 @@ static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err,
 		n = snprintf(out + *len, ANSWER_MAX - *len, "%s%s", sep,
 			     v ? (const char *)v : "NULL");
 		if (n < 0 || (size_t)n >= ANSWER_MAX - *len) {
-			snprintf(err, errlen, "the answer is longer than %d bytes",
-				 ANSWER_MAX - 1);
+			snprintf(err, errlen, "the answer is longer than %d bytes", ANSWER_MAX - 1);
 			return -EOVERFLOW;
 		}
 		*len += (size_t)n;
@@ -271,8 +267,7 @@ static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err,
  * belongs to @db, so it is finalized here, before the connection goes back
  * to the pool: a statement is as single-threaded as its connection.
  */
-static int query_run(struct query *q, sqlite3 *db, enum run run, char *err,
-		     size_t errlen)
+static int query_run(struct query *q, sqlite3 *db, enum run run, char *err, size_t errlen)
 {
 	int64_t start = clk_now_ns();
 	char *out = q->answer[run];
@@ -305,8 +300,7 @@ static int query_task(void *arg, void **result, char *err, size_t errlen)
 	if (rc)
 		return rc;
 	rc = query_run(q, c->db, POOLED, err, errlen);
-	log_msg("query %d on connection %d: %.3f s", q->index, c->id,
-		q->seconds[POOLED]);
+	log_msg("query %d on connection %d: %.3f s", q->index, c->id, q->seconds[POOLED]);
 	pool_put(q->pool, c);
 	if (rc == 0)
 		*result = q;
@@ -334,8 +328,7 @@ static double run_sequential(const char *path, struct query *qs, int n)
  * connection.  Returns the seconds taken, connections closed included, as
  * in the sequential run; *@opened gets how many connections were opened.
  */
-static double run_pooled(const char *path, struct query *qs, int n,
-			 int workers, int *opened)
+static double run_pooled(const char *path, struct query *qs, int n, int workers, int *opened)
 {
 	struct future **fs = xcalloc((size_t)n, sizeof(*fs));
 	char failure[EXECUTOR_ERRMAX + 32] = "";
@@ -359,8 +352,8 @@ static double run_pooled(const char *path, struct query *qs, int n,
 		rc = future_result(fs[i], -1, NULL);
 		if (rc && !failure[0])
 			snprintf(failure, sizeof(failure), "query %d: %s", i,
-				 future_errmsg(fs[i])[0] ? future_errmsg(fs[i]) :
-				 executor_strerror(rc));
+				 future_errmsg(fs[i])[0] ? future_errmsg(fs[i])
+							 : executor_strerror(rc));
 		future_unref(fs[i]);
 	}
 	/* Every worker joined: no thread can be using a connection now. */
@@ -450,8 +443,7 @@ static int create_db_file(const char *path, const char **taken)
 
 	*taken = path;
 	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >=
-		    sizeof(side))
+		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= sizeof(side))
 			return -ENAMETOOLONG;
 		if (lstat(side, &st) == 0) {
 			*taken = sides[i];
@@ -484,11 +476,11 @@ static void create_kept_db(const char *path)
 	rc = create_db_file(path, &taken);
 	if (rc == -EEXIST && taken != path)
 		usage_error("--db: %s%s exists, and SQLite would take it for the new "
-			    "database's own", shown, taken);
+			    "database's own",
+			    shown, taken);
 	if (rc == -EEXIST)
 		usage_error("--db: %s already exists; name a new file", shown);
-	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT ||
-	    rc == -ENAMETOOLONG || rc == -ELOOP)
+	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT || rc == -ENAMETOOLONG || rc == -ELOOP)
 		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
 	if (rc)
 		die_errno(-rc, "--db: cannot create %s", shown);
@@ -530,13 +522,13 @@ static bool print_results(const struct query *qs, int n)
 {
 	bool match = true;
 
-	printf("\n%3s  %-44s %6s  %10s  %9s  %s\n", "#", "query", "p",
-	       "one by one", "pooled", "answer");
+	printf("\n%3s  %-44s %6s  %10s  %9s  %s\n", "#", "query", "p", "one by one", "pooled",
+	       "answer");
 	for (int i = 0; i < n; i++) {
 		const struct query *q = &qs[i];
 
-		printf("%3d  %-44s %6ld  %8.3f s  %7.3f s  ", i, q->kind->title,
-		       q->param, q->seconds[SEQUENTIAL], q->seconds[POOLED]);
+		printf("%3d  %-44s %6ld  %8.3f s  %7.3f s  ", i, q->kind->title, q->param,
+		       q->seconds[SEQUENTIAL], q->seconds[POOLED]);
 		print_answer(q->answer[SEQUENTIAL]);
 		if (strcmp(q->answer[SEQUENTIAL], q->answer[POOLED]) != 0) {
 			printf("     MISMATCH: pooled answer was %s\n", q->answer[POOLED]);
@@ -647,8 +639,8 @@ static struct query *make_queries(int n)
 	return qs;
 }
 
-static void print_summary(const struct options *opt, int n, double sequential,
-			  double pooled, int opened, bool match)
+static void print_summary(const struct options *opt, int n, double sequential, double pooled,
+			  int opened, bool match)
 {
 	printf("\n%d queries: %.3f s one after another, %.3f s on %ld workers "
 	       "(%.2fx), %d connections opened; results %s\n",
@@ -656,8 +648,8 @@ static void print_summary(const struct options *opt, int n, double sequential,
 	       match ? "match" : "DIFFER");
 	printf("queries=%d workers=%ld rows=%ld sequential=%.3f pooled=%.3f "
 	       "speedup=%.2f connections=%d results_match=%d\n",
-	       n, opt->workers, opt->rows, sequential, pooled, sequential / pooled,
-	       opened, match ? 1 : 0);
+	       n, opt->workers, opt->rows, sequential, pooled, sequential / pooled, opened,
+	       match ? 1 : 0);
 	if (opt->db)
 		printf("The database stays at %s\n", opt->db);
 }
@@ -685,15 +677,17 @@ int main(int argc, char **argv)
 		dir = create_temp_db(tmp_path, sizeof(tmp_path));
 	}
 	printf("SQLite %s, thread-safe build; connections use SQLITE_OPEN_NOMUTEX "
-	       "(multi-thread mode)\n", sqlite3_libversion());
+	       "(multi-thread mode)\n",
+	       sqlite3_libversion());
 
 	start = clk_now_ns();
 	build_database(path, opt.rows);
 	printf("Built %s: %ld orders in %.3f s\n", path, opt.rows, clk_since(start));
 	qs = make_queries(n);
 	printf("Running %d queries one after another on one connection, then on "
-	       "%ld worker threads\n", n, opt.workers);
-	fflush(stdout);	/* log lines are written directly; keep the order */
+	       "%ld worker threads\n",
+	       n, opt.workers);
+	fflush(stdout); /* log lines are written directly; keep the order */
 	sequential = run_sequential(path, qs, n);
 	pooled = run_pooled(path, qs, n, (int)opt.workers, &opened);
 

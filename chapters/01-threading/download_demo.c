@@ -52,7 +52,7 @@
 #define FNV_PRIME UINT32_C(0x01000193)
 #define MAX_WORKERS 256
 #define MAX_URLS 10000
-#define SERVER_START_MS 10000	/* how long the server may take to listen */
+#define SERVER_START_MS 10000 /* how long the server may take to listen */
 
 /* The guide's example: five files, half a second each, a few sizes. */
 #define DEFAULT_DELAY_MS 500
@@ -64,12 +64,12 @@ struct transfer {
 	int index;
 	const char *url;
 	long timeout_ms;
-	struct timeline *tl;		/* where to record the span, or NULL */
+	struct timeline *tl; /* where to record the span, or NULL */
 	/* Written by the task; main reads them after future_result(). */
-	long status;			/* HTTP status, 0 if no response came */
-	uint64_t bytes;			/* body bytes received */
-	uint32_t fnv;			/* FNV-1a of those bytes */
-	bool body_whole;		/* the transfer itself completed */
+	long status;	 /* HTTP status, 0 if no response came */
+	uint64_t bytes;	 /* body bytes received */
+	uint32_t fnv;	 /* FNV-1a of those bytes */
+	bool body_whole; /* the transfer itself completed */
 	double seconds;
 	/* Set by main from the future. */
 	int rc;
@@ -109,8 +109,8 @@ static CURLcode easy_setup(CURL *easy, struct transfer *t, char *errbuf)
 
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_URL, t->url);
-	/* Plain HTTP only (and redirects are not followed). */
-#if LIBCURL_VERSION_NUM >= 0x075500	/* 7.85.0 deprecated the bitmask */
+		/* Plain HTTP only (and redirects are not followed). */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 deprecated the bitmask */
 	if (rc == CURLE_OK)
 		rc = curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http");
 #else
@@ -135,16 +135,23 @@ static CURLcode easy_setup(CURL *easy, struct transfer *t, char *errbuf)
 static int curl_errno(CURLcode rc)
 {
 	switch (rc) {
-	case CURLE_COULDNT_CONNECT:	return -ECONNREFUSED;
-	case CURLE_COULDNT_RESOLVE_HOST: return -EHOSTUNREACH;
-	case CURLE_OPERATION_TIMEDOUT:	return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+		return -ECONNREFUSED;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
 	case CURLE_RECV_ERROR:
 	case CURLE_SEND_ERROR:
-	case CURLE_GOT_NOTHING:		return -ECONNRESET;
-	case CURLE_OUT_OF_MEMORY:	return -ENOMEM;
+	case CURLE_GOT_NOTHING:
+		return -ECONNRESET;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
 	case CURLE_URL_MALFORMAT:
-	case CURLE_UNSUPPORTED_PROTOCOL: return -EINVAL;
-	default:			return -EIO;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return -EINVAL;
+	default:
+		return -EIO;
 	}
 }
 
@@ -212,7 +219,7 @@ static int download(void *arg, void **result, char *err, size_t errlen)
  * through die(), or by Ctrl-C or SIGTERM.
  */
 struct server {
-	char path[PATH_MAX];		/* build/fixtures/httpd */
+	char path[PATH_MAX]; /* build/fixtures/httpd */
 	struct tmpdir *dir;
 	struct child *proc;
 	long port;
@@ -222,8 +229,7 @@ struct server {
 static void server_start(struct server *srv)
 {
 	char port_file[PATH_MAX], how[64];
-	char *argv[] = { srv->path, "--quiet", "--port", "0",
-			 "--port-file", port_file, NULL };
+	char *argv[] = { srv->path, "--quiet", "--port", "0", "--port-file", port_file, NULL };
 	int rc, status;
 
 	rc = child_find_fixture("httpd", srv->path, sizeof(srv->path));
@@ -248,8 +254,7 @@ static void server_start(struct server *srv)
 		    child_describe(status, how, sizeof(how)));
 	}
 	if (rc == -ETIMEDOUT)
-		die("the loopback server did not report its port within %d ms",
-		    SERVER_START_MS);
+		die("the loopback server did not report its port within %d ms", SERVER_START_MS);
 	if (rc < 0)
 		die_errno(-rc, "waiting for the loopback server's port");
 	srv->port = rc;
@@ -269,8 +274,8 @@ static bool server_stop(struct server *srv)
 	} else {
 		fflush(stdout);
 		if (rc)
-			fprintf(stderr, "%s: cannot reap the loopback server: %s\n",
-				wb_progname(), strerror(-rc));
+			fprintf(stderr, "%s: cannot reap the loopback server: %s\n", wb_progname(),
+				strerror(-rc));
 		else
 			fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
 				child_describe(status, how, sizeof(how)));
@@ -278,8 +283,8 @@ static bool server_stop(struct server *srv)
 	rc = tmpdir_free(srv->dir);
 	if (rc) {
 		fflush(stdout);
-		fprintf(stderr, "%s: cannot remove the server's directory: %s\n",
-			wb_progname(), strerror(-rc));
+		fprintf(stderr, "%s: cannot remove the server's directory: %s\n", wb_progname(),
+			strerror(-rc));
 	}
 	return ok && rc == 0;
 }
@@ -310,8 +315,8 @@ static double ideal_time(const struct transfer *ts, size_t n, int workers)
 
 static void print_table(const struct transfer *ts, size_t n)
 {
-	printf("\n%3s  %-6s  %6s  %9s  %-8s  %9s  %s\n",
-	       "#", "result", "status", "bytes", "fnv1a", "time", "url");
+	printf("\n%3s  %-6s  %6s  %9s  %-8s  %9s  %s\n", "#", "result", "status", "bytes", "fnv1a",
+	       "time", "url");
 	for (size_t i = 0; i < n; i++) {
 		const struct transfer *t = &ts[i];
 		char status[24] = "-", fnv[16] = "-";
@@ -321,9 +326,9 @@ static void print_table(const struct transfer *ts, size_t n)
 		/* A checksum of half a body would only mislead. */
 		if (t->body_whole)
 			snprintf(fnv, sizeof(fnv), "%08" PRIx32, t->fnv);
-		printf("%3d  %-6s  %6s  %9" PRIu64 "  %-8s  %7.3f s  %s%s%s\n",
-		       t->index, t->rc ? "FAILED" : "ok", status, t->bytes, fnv,
-		       t->seconds, t->url, t->rc ? "  " : "", t->rc ? t->error : "");
+		printf("%3d  %-6s  %6s  %9" PRIu64 "  %-8s  %7.3f s  %s%s%s\n", t->index,
+		       t->rc ? "FAILED" : "ok", status, t->bytes, fnv, t->seconds, t->url,
+		       t->rc ? "  " : "", t->rc ? t->error : "");
 	}
 }
 
@@ -423,7 +428,7 @@ static const char *url_problem(const char *url, char *buf, size_t len)
 	if (rc == CURLUE_BAD_SCHEME || rc == CURLUE_UNSUPPORTED_SCHEME) {
 		why = "is not an http:// URL";
 	} else if (rc != CURLUE_OK) {
-#if LIBCURL_VERSION_NUM >= 0x075000	/* curl_url_strerror came in 7.80.0 */
+#if LIBCURL_VERSION_NUM >= 0x075000 /* curl_url_strerror came in 7.80.0 */
 		snprintf(buf, len, "is not a valid URL: %s", curl_url_strerror(rc));
 #else
 		snprintf(buf, len, "is not a valid URL (libcurl's code %d)", (int)rc);
@@ -529,8 +534,8 @@ static char **default_urls(struct server *srv, size_t *n)
 	char **urls;
 
 	server_start(srv);
-	printf("Started the loopback server %s (pid %ld) on http://127.0.0.1:%ld\n",
-	       srv->path, (long)child_pid(srv->proc), srv->port);
+	printf("Started the loopback server %s (pid %ld) on http://127.0.0.1:%ld\n", srv->path,
+	       (long)child_pid(srv->proc), srv->port);
 	/* The pointers and the strings in one allocation: one free(). */
 	urls = xcalloc(count, sizeof(*urls) + URL_MAX);
 	for (size_t i = 0; i < count; i++) {
@@ -543,8 +548,7 @@ static char **default_urls(struct server *srv, size_t *n)
 }
 
 /* One transfer per URL, with what every task needs to know. */
-static struct transfer *new_transfers(char *const urls[], size_t n,
-				      const struct options *opt,
+static struct transfer *new_transfers(char *const urls[], size_t n, const struct options *opt,
 				      struct timeline *tl)
 {
 	struct transfer *ts = xcalloc(n, sizeof(*ts));
@@ -559,8 +563,7 @@ static struct transfer *new_transfers(char *const urls[], size_t n,
 }
 
 /* The totals, for people and then for tests; true if every file came. */
-static bool print_summary(const struct transfer *ts, size_t n, int workers,
-			  double elapsed)
+static bool print_summary(const struct transfer *ts, size_t n, int workers, double elapsed)
 {
 	double ideal = ideal_time(ts, n, workers), sequential = 0;
 	uint64_t bytes = 0;
@@ -621,7 +624,7 @@ int main(int argc, char **argv)
 	ts = new_transfers(urls, n, &opt, tl);
 
 	printf("Downloading %zu files on %ld worker threads\n", n, opt.workers);
-	fflush(stdout);	/* log lines are written directly; keep the order */
+	fflush(stdout); /* log lines are written directly; keep the order */
 	elapsed = run_pool(ts, n, (int)opt.workers);
 	if (own_urls)
 		server_ok = server_stop(&srv);

@@ -80,17 +80,16 @@ struct future;
  * asks for the result.  The task runs on a worker thread: whatever it
  * shares with other threads must be protected.
  */
-typedef int executor_task_fn(void *arg, void **result, char *err,
-			     size_t errlen);
+typedef int executor_task_fn(void *arg, void **result, char *err, size_t errlen);
 
 /* How long a message a task may leave in @err, terminator included. */
 #define EXECUTOR_ERRMAX 256
 
 enum future_state {
-	FUTURE_PENDING,		/* queued, not yet taken by a worker */
-	FUTURE_RUNNING,		/* a worker is running the task */
-	FUTURE_DONE,		/* the task returned; result or error stored */
-	FUTURE_CANCELLED,	/* cancelled before it started; never runs */
+	FUTURE_PENDING,	  /* queued, not yet taken by a worker */
+	FUTURE_RUNNING,	  /* a worker is running the task */
+	FUTURE_DONE,	  /* the task returned; result or error stored */
+	FUTURE_CANCELLED, /* cancelled before it started; never runs */
 };
 
 /* ------------------------------------------------------------ executor */
@@ -102,8 +101,7 @@ enum future_state {
  * Returns 0 and stores the executor in *@out, or -EINVAL (bad count, or a
  * prefix longer than 15 bytes), -ENOMEM, or -EAGAIN (no more threads).
  */
-int executor_new(struct executor **out, int max_workers,
-		 const char *name_prefix);
+int executor_new(struct executor **out, int max_workers, const char *name_prefix);
 
 #define EXECUTOR_MAX_WORKERS 1024
 
@@ -113,8 +111,7 @@ int executor_new(struct executor **out, int max_workers,
  * *@out set to NULL.  Never blocks on the queue (it has no size limit) or
  * on running tasks.
  */
-int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
-		    struct future **out);
+int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg, struct future **out);
 
 /*
  * Run @fn over the @n values of @args, at most max_workers at a time, and
@@ -140,9 +137,8 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
  * executor_shutdown(wait) or executor_free() has returned.  (Python's
  * garbage collector hides this; C does not.)
  */
-int executor_map(struct executor *ex, executor_task_fn *fn,
-		 void *const args[], size_t n, void *results[],
-		 long timeout_ms, char *err, size_t errlen);
+int executor_map(struct executor *ex, executor_task_fn *fn, void *const args[], size_t n,
+		 void *results[], long timeout_ms, char *err, size_t errlen);
 
 /*
  * Stop accepting tasks: from now on submit and map return -ESHUTDOWN.
@@ -226,8 +222,7 @@ typedef void future_callback_fn(struct future *f, void *data);
  * while the thread that finished @f is still running the earlier ones.
  * Returns 0, or -ENOMEM (nothing registered).
  */
-int future_add_done_callback(struct future *f, future_callback_fn *fn,
-			     void *data);
+int future_add_done_callback(struct future *f, future_callback_fn *fn, void *data);
 
 /* Take one more reference to @f; returns @f. */
 struct future *future_ref(struct future *f);
@@ -252,8 +247,8 @@ struct as_completed;
  * as_completed(fs, timeout).  Returns 0 and the object in *@out, or
  * -EINVAL, -ENOMEM.
  */
-int as_completed_new(struct as_completed **out, struct future *const fs[],
-		     size_t n, long timeout_ms);
+int as_completed_new(struct as_completed **out, struct future *const fs[], size_t n,
+		     long timeout_ms);
 
 /*
  * Hand out the next finished future (DONE or CANCELLED) in *@f, waiting for

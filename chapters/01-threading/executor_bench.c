@@ -60,20 +60,21 @@ static const int ladder[] = { 1, 2, 4, 8, 16 };
 enum placement { SAME_CPU, ACROSS_CPUS, PLACEMENTS };
 
 static const char *const placement_name[PLACEMENTS] = {
-	"same CPU", "across CPUs",
+	"same CPU",
+	"across CPUs",
 };
 
 struct cpus {
-	cpu_set_t allowed;	/* this process's CPUs, given back after */
-	int first, second;	/* two of them; second is -1 if there is one */
+	cpu_set_t allowed; /* this process's CPUs, given back after */
+	int first, second; /* two of them; second is -1 if there is one */
 };
 
 /* Everything measured for one worker count. */
 struct figures {
 	int workers;
-	double *submit;		/* seconds for all tasks, one per run */
-	double *map;		/* likewise */
-	double *latency[PLACEMENTS];	/* seconds for one task, per sample */
+	double *submit;		     /* seconds for all tasks, one per run */
+	double *map;		     /* likewise */
+	double *latency[PLACEMENTS]; /* seconds for one task, per sample */
 };
 
 static int trivial_task(void *arg, void **result, char *err, size_t errlen)
@@ -148,8 +149,7 @@ static double time_map(int workers, void **args, size_t n)
 	double secs;
 	int rc;
 
-	rc = executor_map(ex, trivial_task, args, n, results, -1, err,
-			  sizeof(err));
+	rc = executor_map(ex, trivial_task, args, n, results, -1, err, sizeof(err));
 	secs = clk_since(start);
 	if (rc)
 		die("executor_map: %s", err[0] ? err : executor_strerror(rc));
@@ -172,8 +172,7 @@ static double time_threads(int at_once, void **args, size_t n)
 		size_t batch = n - i < (size_t)at_once ? n - i : (size_t)at_once;
 
 		for (size_t k = 0; k < batch; k++) {
-			int rc = pthread_create(&tids[k], NULL, trivial_thread,
-						args[i + k]);
+			int rc = pthread_create(&tids[k], NULL, trivial_thread, args[i + k]);
 
 			if (rc)
 				die_errno(rc, "pthread_create");
@@ -188,8 +187,7 @@ static double time_threads(int at_once, void **args, size_t n)
 
 static void cpus_init(struct cpus *c)
 {
-	int err = pthread_getaffinity_np(pthread_self(), sizeof(c->allowed),
-					 &c->allowed);
+	int err = pthread_getaffinity_np(pthread_self(), sizeof(c->allowed), &c->allowed);
 
 	if (err)
 		die_errno(err, "pthread_getaffinity_np");
@@ -221,8 +219,7 @@ static void pin(int cpu)
 
 static void unpin(const struct cpus *c)
 {
-	int err = pthread_setaffinity_np(pthread_self(), sizeof(c->allowed),
-					 &c->allowed);
+	int err = pthread_setaffinity_np(pthread_self(), sizeof(c->allowed), &c->allowed);
 
 	if (err)
 		die_errno(err, "pthread_setaffinity_np");
@@ -232,8 +229,8 @@ static void unpin(const struct cpus *c)
  * Time @m tasks one after another on an idle pool, submit to result, with
  * the workers and the caller placed as @where says.
  */
-static void sample_executor(int workers, double *samples, size_t m,
-			    const struct cpus *c, enum placement where)
+static void sample_executor(int workers, double *samples, size_t m, const struct cpus *c,
+			    enum placement where)
 {
 	struct executor *ex;
 
@@ -282,8 +279,8 @@ static void sample_thread(double *samples, size_t m)
  */
 struct pingpong {
 	pthread_mutex_t lock;
-	pthread_cond_t ping_cv;	/* the ball went to the partner */
-	pthread_cond_t pong_cv;	/* the ball came back */
+	pthread_cond_t ping_cv; /* the ball went to the partner */
+	pthread_cond_t pong_cv; /* the ball came back */
 	unsigned long ball;	/* odd: the partner's turn; even: main's */
 	bool stop;
 };
@@ -307,8 +304,7 @@ static void *pong_main(void *arg)
 	return NULL;
 }
 
-static void sample_pingpong(double *samples, size_t m, const struct cpus *c,
-			    enum placement where)
+static void sample_pingpong(double *samples, size_t m, const struct cpus *c, enum placement where)
 {
 	struct pingpong pp = { .ball = 0 };
 	pthread_t partner;
@@ -348,13 +344,12 @@ static void sample_pingpong(double *samples, size_t m, const struct cpus *c,
 
 static void row(const char *what, int workers, size_t n, double secs)
 {
-	printf("%-32s %7d %9zu %12.0f %9.3f\n", what, workers, n,
-	       (double)n / secs, secs * 1e6 / (double)n);
+	printf("%-32s %7d %9zu %12.0f %9.3f\n", what, workers, n, (double)n / secs,
+	       secs * 1e6 / (double)n);
 }
 
 /* One row of the latency table: a figure for each placement measured. */
-static void latency_row(const char *what, const char *workers,
-			const double secs[], int nplaces)
+static void latency_row(const char *what, const char *workers, const double secs[], int nplaces)
 {
 	printf("%-32s %7s", what, workers);
 	for (int p = 0; p < nplaces; p++)
@@ -364,18 +359,18 @@ static void latency_row(const char *what, const char *workers,
 
 /* Everything one invocation measures; the medians are taken at the end. */
 struct bench {
-	size_t n;		/* tasks per throughput run */
-	size_t nthreads;	/* tasks for the thread-per-task run */
+	size_t n;	 /* tasks per throughput run */
+	size_t nthreads; /* tasks for the thread-per-task run */
 	int runs;
-	size_t per_run;		/* round trips timed per method and run */
+	size_t per_run; /* round trips timed per method and run */
 	size_t ncounts;
 	struct figures fig[LADDER_LEN];
-	double *thread_secs;	/* one per run */
-	double *thread_lat;	/* runs * per_run round trips, unpinned */
-	double *pingpong[PLACEMENTS];	/* runs * per_run round trips */
+	double *thread_secs;	      /* one per run */
+	double *thread_lat;	      /* runs * per_run round trips, unpinned */
+	double *pingpong[PLACEMENTS]; /* runs * per_run round trips */
 	struct cpus cpus;
-	int nplaces;		/* ACROSS_CPUS only with two CPUs or more */
-	void **args;		/* the tasks' arguments: 1, 2, ... n */
+	int nplaces; /* ACROSS_CPUS only with two CPUs or more */
+	void **args; /* the tasks' arguments: 1, 2, ... n */
 };
 
 static void bench_init(struct bench *b, size_t n, int runs, int workers)
@@ -452,12 +447,10 @@ static void bench_measure(struct bench *b)
 			for (size_t j = 0; j < b->ncounts; j++) {
 				struct figures *f = turn(b, r, j);
 
-				sample_executor(f->workers,
-						f->latency[p] + from,
-						b->per_run, &b->cpus, p);
+				sample_executor(f->workers, f->latency[p] + from, b->per_run,
+						&b->cpus, p);
 			}
-			sample_pingpong(b->pingpong[p] + from, b->per_run,
-					&b->cpus, p);
+			sample_pingpong(b->pingpong[p] + from, b->per_run, &b->cpus, p);
 		}
 		sample_thread(b->thread_lat + from, b->per_run);
 	}
@@ -468,14 +461,12 @@ static void bench_measure(struct bench *b)
 			f->submit[r] = time_submit(f->workers, b->args, b->n);
 			f->map[r] = time_map(f->workers, b->args, b->n);
 		}
-		b->thread_secs[r] = time_threads(bench_at_once(b), b->args,
-						 b->nthreads);
+		b->thread_secs[r] = time_threads(bench_at_once(b), b->args, b->nthreads);
 	}
 }
 
 /* The median of each placement's samples, into @out. */
-static void placed_medians(double *const samples[], int nplaces,
-			   size_t nsamples, double out[])
+static void placed_medians(double *const samples[], int nplaces, size_t nsamples, double out[])
 {
 	for (int p = 0; p < nplaces; p++)
 		out[p] = median(samples[p], nsamples);
@@ -489,16 +480,13 @@ static void bench_print(struct bench *b)
 	double thread_secs = median(b->thread_secs, runs);
 	double floor[PLACEMENTS], lat[PLACEMENTS];
 
-	printf("%-32s %7s %9s %12s %9s\n", "method", "workers", "tasks",
-	       "tasks/s", "us/task");
+	printf("%-32s %7s %9s %12s %9s\n", "method", "workers", "tasks", "tasks/s", "us/task");
 	for (size_t k = 0; k < b->ncounts; k++)
 		row("executor: submit + result", b->fig[k].workers, b->n,
 		    median(b->fig[k].submit, runs));
 	for (size_t k = 0; k < b->ncounts; k++)
-		row("executor: map", b->fig[k].workers, b->n,
-		    median(b->fig[k].map, runs));
-	row("pthread_create + join per task", bench_at_once(b), b->nthreads,
-	    thread_secs);
+		row("executor: map", b->fig[k].workers, b->n, median(b->fig[k].map, runs));
+	row("pthread_create + join per task", bench_at_once(b), b->nthreads, thread_secs);
 
 	printf("\nlatency of one task, median of %zu:\n", nsamples);
 	printf("%-32s %7s", "method", "workers");
@@ -510,13 +498,12 @@ static void bench_print(struct bench *b)
 
 		snprintf(label, sizeof(label), "%d", b->fig[k].workers);
 		placed_medians(b->fig[k].latency, b->nplaces, nsamples, lat);
-		latency_row("executor: submit -> result", label, lat,
-			    b->nplaces);
+		latency_row("executor: submit -> result", label, lat, b->nplaces);
 	}
 	placed_medians(b->pingpong, b->nplaces, nsamples, floor);
 	latency_row("condition-variable ping-pong", "-", floor, b->nplaces);
-	printf("%-32s %7s %9.1f us (not pinned)\n", "pthread_create -> join",
-	       "-", thread_lat * 1e6);
+	printf("%-32s %7s %9.1f us (not pinned)\n", "pthread_create -> join", "-",
+	       thread_lat * 1e6);
 
 	printf("\n");
 	for (size_t k = 0; k < b->ncounts; k++) {
@@ -525,19 +512,18 @@ static void bench_print(struct bench *b)
 		/* The arrays are sorted by now: median() is cheap again. */
 		placed_medians(f->latency, b->nplaces, nsamples, lat);
 		printf("workers=%d submit_per_sec=%.0f map_per_sec=%.0f "
-		       "latency_us=%.1f", f->workers,
-		       (double)b->n / median(f->submit, runs),
+		       "latency_us=%.1f",
+		       f->workers, (double)b->n / median(f->submit, runs),
 		       (double)b->n / median(f->map, runs), lat[SAME_CPU] * 1e6);
 		if (b->nplaces > 1)
-			printf(" latency_across_us=%.1f",
-			       lat[ACROSS_CPUS] * 1e6);
+			printf(" latency_across_us=%.1f", lat[ACROSS_CPUS] * 1e6);
 		printf("\n");
 	}
 	printf("pingpong_us=%.1f", floor[SAME_CPU] * 1e6);
 	if (b->nplaces > 1)
 		printf(" pingpong_across_us=%.1f", floor[ACROSS_CPUS] * 1e6);
-	printf(" thread_per_sec=%.0f thread_latency_us=%.1f\n",
-	       (double)b->nthreads / thread_secs, thread_lat * 1e6);
+	printf(" thread_per_sec=%.0f thread_latency_us=%.1f\n", (double)b->nthreads / thread_secs,
+	       thread_lat * 1e6);
 }
 
 /* Measure @n tasks per run, @runs times, with @workers (0: the ladder). */
@@ -546,8 +532,8 @@ static void bench(size_t n, int runs, int workers)
 	struct bench b;
 
 	bench_init(&b, n, runs, workers);
-	printf("trivial tasks, %zu per run, median of %d runs, %ld CPUs\n", n,
-	       runs, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("trivial tasks, %zu per run, median of %d runs, %ld CPUs\n", n, runs,
+	       sysconf(_SC_NPROCESSORS_ONLN));
 	fflush(stdout);
 	bench_measure(&b);
 	bench_print(&b);
@@ -565,8 +551,12 @@ static void check_memory(long tasks)
 	const double gib = 1024.0 * 1024 * 1024;
 	double need = (double)tasks * BYTES_PER_TASK;
 	long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
-	static const struct { int resource; const char *name; } limits[] = {
-		{ RLIMIT_AS, "ulimit -v" }, { RLIMIT_DATA, "ulimit -d" },
+	static const struct {
+		int resource;
+		const char *name;
+	} limits[] = {
+		{ RLIMIT_AS, "ulimit -v" },
+		{ RLIMIT_DATA, "ulimit -d" },
 	};
 	struct rlimit rl;
 
@@ -574,12 +564,12 @@ static void check_memory(long tasks)
 		if (getrlimit(limits[i].resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 		    need > (double)rl.rlim_cur)
 			usage_error("--tasks %ld needs about %.1f GiB of memory, more than "
-				    "this process may have (%.1f GiB, %s)", tasks, need / gib,
-				    (double)rl.rlim_cur / gib, limits[i].name);
+				    "this process may have (%.1f GiB, %s)",
+				    tasks, need / gib, (double)rl.rlim_cur / gib, limits[i].name);
 	if (pages > 0 && page > 0 && need > (double)pages * (double)page / 2)
 		usage_error("--tasks %ld needs about %.1f GiB of memory, more than half "
-			    "of this machine's %.1f GiB", tasks, need / gib,
-			    (double)pages * (double)page / gib);
+			    "of this machine's %.1f GiB",
+			    tasks, need / gib, (double)pages * (double)page / gib);
 }
 
 static void usage(void)
@@ -625,8 +615,7 @@ int main(int argc, char **argv)
 			runs = arg_long("--runs", optarg, 1, 99);
 			break;
 		case OPT_WORKERS:
-			workers = arg_long("--workers", optarg, 1,
-					   EXECUTOR_MAX_WORKERS);
+			workers = arg_long("--workers", optarg, 1, EXECUTOR_MAX_WORKERS);
 			break;
 		case OPT_HELP:
 			usage();

@@ -31,14 +31,14 @@ struct future_callback {
 
 struct future {
 	pthread_mutex_t lock;	/* guards every field up to refs */
-	pthread_cond_t done_cv;	/* broadcast when the future finishes */
+	pthread_cond_t done_cv; /* broadcast when the future finishes */
 	enum future_state state;
-	int error;		/* DONE: the task's code; CANCELLED: -ECANCELED */
-	void *result;		/* DONE with error 0: what the task stored */
-	char *errmsg;		/* DONE with error: a copy of its message, or NULL */
+	int error;    /* DONE: the task's code; CANCELLED: -ECANCELED */
+	void *result; /* DONE with error 0: what the task stored */
+	char *errmsg; /* DONE with error: a copy of its message, or NULL */
 	struct future_callback *callbacks, **callbacks_tail;
 
-	atomic_int refs;	/* see future_ref(); needs no lock */
+	atomic_int refs; /* see future_ref(); needs no lock */
 
 	/* Set once by future_new(), read-only afterwards. */
 	executor_task_fn *fn;
@@ -51,7 +51,7 @@ struct future {
 struct worker {
 	struct executor *ex;
 	pthread_t thread;
-	int id;			/* 1, 2, ... as in "Thread-1" */
+	int id; /* 1, 2, ... as in "Thread-1" */
 
 	/*
 	 * Futures this worker took off the queue along with the one it runs,
@@ -64,13 +64,13 @@ struct worker {
 
 struct executor {
 	pthread_mutex_t lock;	/* guards the queue and the fields below */
-	pthread_cond_t work_cv;	/* work arrived, or shutdown began */
+	pthread_cond_t work_cv; /* work arrived, or shutdown began */
 	/* FIFO of queued futures; tail is NULL exactly when head is. */
 	struct future *head, *tail;
-	size_t queued;		/* how many; 0 exactly when head is NULL */
-	int idle;		/* workers blocked on work_cv */
-	bool waking;		/* a worker was sent for and has not looked yet */
-	bool shutdown;		/* no more submissions */
+	size_t queued; /* how many; 0 exactly when head is NULL */
+	int idle;      /* workers blocked on work_cv */
+	bool waking;   /* a worker was sent for and has not looked yet */
+	bool shutdown; /* no more submissions */
 
 	/* Whoever joins the workers holds join_lock, so it happens once. */
 	pthread_mutex_t join_lock;
@@ -126,7 +126,7 @@ int future_wait_until(struct future *f, int64_t deadline_ns);
  * returns 0, or -ESHUTDOWN, -EINVAL, -ENOMEM with nothing queued and @out
  * all NULL.
  */
-int executor_submit_many(struct executor *ex, executor_task_fn *fn,
-			 void *const args[], size_t n, struct future *out[]);
+int executor_submit_many(struct executor *ex, executor_task_fn *fn, void *const args[], size_t n,
+			 struct future *out[]);
 
 #endif

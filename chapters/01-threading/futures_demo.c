@@ -25,11 +25,11 @@
 
 struct job {
 	const char *name;
-	long ms;		/* how long it sleeps */
-	const char *fail;	/* if set, it fails with this message */
-	sem_t *started;		/* posted when it starts, if set */
+	long ms;	  /* how long it sleeps */
+	const char *fail; /* if set, it fails with this message */
+	sem_t *started;	  /* posted when it starts, if set */
 	atomic_bool ran;
-	char out[64];		/* the result */
+	char out[64]; /* the result */
 };
 
 static int nap_task(void *arg, void **result, char *err, size_t errlen)
@@ -103,10 +103,9 @@ static void scene_as_completed(long unit)
 		rc = future_result(f, 0, &value);
 		if (rc)
 			die("task %d: %s", i, executor_strerror(rc));
-		printf("finished: task %d at +%.2f s: %s\n", i, clk_since(t0),
-		       (const char *)value);
-		snprintf(order + strlen(order), sizeof(order) - strlen(order),
-			 "%s%d", order[0] ? " " : "", i);
+		printf("finished: task %d at +%.2f s: %s\n", i, clk_since(t0), (const char *)value);
+		snprintf(order + strlen(order), sizeof(order) - strlen(order), "%s%d",
+			 order[0] ? " " : "", i);
 	}
 	if (rc < 0)
 		die("as_completed_next: %s", executor_strerror(rc));
@@ -120,7 +119,8 @@ static void scene_as_completed(long unit)
 /* Scene 2: a failure is a value that travels to whoever asks. */
 static void scene_failure(long unit)
 {
-	struct job job = { .name = "parse settings", .ms = unit,
+	struct job job = { .name = "parse settings",
+			   .ms = unit,
 			   .fail = "line 3: expected 'key = value'" };
 	struct executor *ex = start(1);
 	struct future *f;
@@ -129,8 +129,7 @@ static void scene_failure(long unit)
 	printf("== 2. a task that fails: the error reaches result()\n");
 	f = submit(ex, &job);
 	rc = future_result(f, -1, NULL);
-	printf("result() of \"%s\" returned %d (%s)\n", job.name, rc,
-	       executor_strerror(rc));
+	printf("result() of \"%s\" returned %d (%s)\n", job.name, rc, executor_strerror(rc));
 	printf("the task's message: %s\n\n", future_errmsg(f));
 	future_unref(f);
 	executor_free(ex);
@@ -158,8 +157,8 @@ static void scene_timeout(long unit)
 	rc = future_result(f, -1, &value);
 	if (rc)
 		die("future_result: %s", executor_strerror(rc));
-	printf("waiting again without a limit: \"%s\" at +%.2f s\n\n",
-	       (const char *)value, clk_since(t0));
+	printf("waiting again without a limit: \"%s\" at +%.2f s\n\n", (const char *)value,
+	       clk_since(t0));
 	future_unref(f);
 	executor_free(ex);
 }
@@ -188,8 +187,7 @@ static void scene_cancel(long unit)
 	rc = future_cancel(fa);
 	printf("cancel(A), running: %d (%s)\n", rc, executor_strerror(rc));
 	rc = future_cancel(fb);
-	printf("cancel(B), queued:  %d; B is now %s\n", rc,
-	       future_state_name(future_state(fb)));
+	printf("cancel(B), queued:  %d; B is now %s\n", rc, future_state_name(future_state(fb)));
 	rc = future_result(fb, -1, NULL);
 	printf("result(B): %d (%s)\n", rc, executor_strerror(rc));
 	rc = future_result(fc, -1, NULL);
@@ -217,7 +215,8 @@ static void scene_shutdown(long unit)
 	printf("== 5. shutdown(wait, cancel_futures) with one worker and 5 tasks\n");
 	for (int i = 0; i < 5; i++) {
 		/* The first job runs long enough for main to shut down meanwhile. */
-		jobs[i] = (struct job){ .name = "job", .ms = i == 0 ? 3 * unit : unit,
+		jobs[i] = (struct job){ .name = "job",
+					.ms = i == 0 ? 3 * unit : unit,
 					.started = i == 0 ? &started : NULL };
 		fs[i] = submit(ex, &jobs[i]);
 	}

@@ -28,19 +28,18 @@
 struct download {
 	int id;
 	long delay_ms;
-	struct timeline *tl;	/* where to record the span, or NULL */
-	char name[32];		/* the result: "file_3.dat" */
+	struct timeline *tl; /* where to record the span, or NULL */
+	char name[32];	     /* the result: "file_3.dat" */
 };
 
 /* An I/O-bound task: it spends all its time waiting. */
-static int simulated_download(void *arg, void **result, char *err,
-			      size_t errlen)
+static int simulated_download(void *arg, void **result, char *err, size_t errlen)
 {
 	struct download *d = arg;
 	int64_t start = clk_now_ns();
 	char job[16];
 
-	(void)err, (void)errlen;	/* a sleep cannot fail */
+	(void)err, (void)errlen; /* a sleep cannot fail */
 	log_msg("Starting download %d...", d->id);
 	clk_sleep_ms(d->delay_ms);
 	snprintf(d->name, sizeof(d->name), "file_%d.dat", d->id);
@@ -73,8 +72,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_TASKS = 1, OPT_WORKERS, OPT_DELAY, OPT_TIMELINE, OPT_TRACE,
-	       OPT_HELP };
+	enum { OPT_TASKS = 1, OPT_WORKERS, OPT_DELAY, OPT_TIMELINE, OPT_TRACE, OPT_HELP };
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
@@ -135,8 +133,8 @@ int main(int argc, char **argv)
 		args[i] = &downloads[i];
 	}
 
-	printf("Downloading %ld files on %ld worker threads, %.3f s each\n",
-	       tasks, workers, (double)delay_ms / 1000);
+	printf("Downloading %ld files on %ld worker threads, %.3f s each\n", tasks, workers,
+	       (double)delay_ms / 1000);
 	fflush(stdout);
 
 	/* The pool's whole life is timed, as Python's "with" block would be. */
@@ -144,8 +142,8 @@ int main(int argc, char **argv)
 	rc = executor_new(&ex, (int)workers, "Thread");
 	if (rc)
 		die("executor_new: %s", executor_strerror(rc));
-	rc = executor_map(ex, simulated_download, args, (size_t)tasks, results,
-			  -1, err, sizeof(err));
+	rc = executor_map(ex, simulated_download, args, (size_t)tasks, results, -1, err,
+			  sizeof(err));
 	executor_free(ex);
 	elapsed = clk_since(start);
 	if (rc)
@@ -159,8 +157,8 @@ int main(int argc, char **argv)
 	/* Full rounds of `workers` tasks each, one delay per round. */
 	ideal = (double)((tasks + workers - 1) / workers) * (double)delay_ms / 1000;
 	sequential = (double)tasks * (double)delay_ms / 1000;
-	printf("%ld tasks in %.3f s (ideal %.3f s with %ld workers; %.3f s one at a time)\n",
-	       tasks, elapsed, ideal, workers, sequential);
+	printf("%ld tasks in %.3f s (ideal %.3f s with %ld workers; %.3f s one at a time)\n", tasks,
+	       elapsed, ideal, workers, sequential);
 	printf("tasks=%ld workers=%ld delay_ms=%ld elapsed=%.3f ideal=%.3f sequential=%.3f\n",
 	       tasks, workers, delay_ms, elapsed, ideal, sequential);
 

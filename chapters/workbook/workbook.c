@@ -92,7 +92,9 @@ static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 		ch->demos[ch->ndemos++] = (struct demo){ xstrdup(f[1]), xstrdup(f[2]) };
 	} else if (n >= 4 && strcmp(f[0], "exercise") == 0 && ch->nexercises < MAX_ITEMS) {
 		ch->exercises[ch->nexercises++] = (struct exercise){
-			.id = xstrdup(f[1]), .file = xstrdup(f[2]), .title = xstrdup(f[3]),
+			.id = xstrdup(f[1]),
+			.file = xstrdup(f[2]),
+			.title = xstrdup(f[3]),
 		};
 	} else if (n >= 3 && (ex = find_exercise_in(ch, f[1])) != NULL &&
 		   (strcmp(f[0], "hint") == 0 || strcmp(f[0], "lesson") == 0)) {
@@ -114,7 +116,7 @@ static void load_chapter(const char *dir)
 	snprintf(path, sizeof(path), "%s/chapters/%s/CHAPTER", root, dir);
 	fp = fopen(path, "r");
 	if (!fp)
-		return;		/* a directory without a manifest is not a chapter */
+		return; /* a directory without a manifest is not a chapter */
 	memset(ch, 0, sizeof(*ch));
 	ch->dir = xstrdup(dir);
 	while (fgets(line, sizeof(line), fp)) {
@@ -143,7 +145,8 @@ static void load_chapters(void)
 	snprintf(path, sizeof(path), "%s/chapters", root);
 	d = opendir(path);
 	if (!d)
-		die_errno(errno, "cannot open %s (set WORKBOOK_ROOT to the workbook's directory)", path);
+		die_errno(errno, "cannot open %s (set WORKBOOK_ROOT to the workbook's directory)",
+			  path);
 	while ((de = readdir(d)) != NULL && n < 100)
 		if (de->d_name[0] >= '0' && de->d_name[0] <= '9')
 			names[n++] = xstrdup(de->d_name);
@@ -161,8 +164,7 @@ static void load_chapters(void)
  * A mistake on the command line: one line on stderr, "workbook: what is
  * wrong (see: workbook @where)", and the status to exit with, 2.
  */
-__attribute__((format(printf, 2, 3)))
-static int bad_input(const char *where, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int bad_input(const char *where, const char *fmt, ...)
 {
 	char after[32];
 	va_list ap;
@@ -215,14 +217,14 @@ static int lookup(enum kind kind, const char *name, struct chapter **in)
 				continue;
 			if (n[len] == '\0') {
 				*in = &chapters[c];
-				return i;	/* a whole name beats any abbreviation */
+				return i; /* a whole name beats any abbreviation */
 			}
 			if (found++ == 0) {
 				*in = &chapters[c];
 				index = i;
 			}
-			snprintf(starts + strlen(starts), sizeof(starts) - strlen(starts),
-				 "%s%s", starts[0] ? ", " : "", n);
+			snprintf(starts + strlen(starts), sizeof(starts) - strlen(starts), "%s%s",
+				 starts[0] ? ", " : "", n);
 		}
 	}
 	if (found == 1)
@@ -231,8 +233,8 @@ static int lookup(enum kind kind, const char *name, struct chapter **in)
 	if (found == 0)
 		bad_input("list", "no %s '%s'", kind_names[kind], shown);
 	else
-		bad_input("list", "%s '%s' is ambiguous: it starts %s",
-			  kind_names[kind], shown, starts);
+		bad_input("list", "%s '%s' is ambiguous: it starts %s", kind_names[kind], shown,
+			  starts);
 	return -1;
 }
 
@@ -276,8 +278,7 @@ static int spawn(char *const argv[])
 		sigaction(SIGINT, &old_int, NULL);
 		sigaction(SIGQUIT, &old_quit, NULL);
 		execvp(argv[0], argv);
-		fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0],
-			strerror(errno));
+		fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0], strerror(errno));
 		_exit(127);
 	}
 	if (pid < 0) {
@@ -358,8 +359,7 @@ static int cmd_run(char **args)
 
 	if (i < 0)
 		return 2;
-	snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD, ch->dir,
-		 ch->demos[i].name);
+	snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD, ch->dir, ch->demos[i].name);
 	if (access(path, X_OK) != 0) {
 		fprintf(stderr, "%s: %s is not built yet: run make\n", wb_progname(), path);
 		return 1;
@@ -387,8 +387,7 @@ static int cmd_progress(char **args)
 			total++;
 			done += strcmp(state, "done") == 0;
 		}
-	printf("%d of %d exercises done (states are from the last `make check`)\n",
-	       done, total);
+	printf("%d of %d exercises done (states are from the last `make check`)\n", done, total);
 	return 0;
 }
 
@@ -409,8 +408,7 @@ static int cmd_lesson(char **args)
 	snprintf(path, sizeof(path), "%s/chapters/%s/README.md", root, ch->dir);
 	fp = fopen(path, "r");
 	if (!fp) {
-		fprintf(stderr, "%s: cannot open %s: %s\n", wb_progname(), path,
-			strerror(errno));
+		fprintf(stderr, "%s: cannot open %s: %s\n", wb_progname(), path, strerror(errno));
 		return 1;
 	}
 	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
@@ -432,12 +430,13 @@ static int cmd_help(char **args);
  */
 static const struct command {
 	const char *name, *operands, *what;
-	int min, max;		/* operands; -1: no limit */
+	int min, max; /* operands; -1: no limit */
 	int (*run)(char **args);
 } commands[] = {
 	{ "list", "", "chapters, demos and exercises", 0, 0, cmd_list },
 	{ "lesson", "CHAPTER", "print a chapter's lesson (e.g. 00)", 1, 1, cmd_lesson },
-	{ "run", "DEMO [ARGS]", "run a demo (e.g. workbook run race_counter --help)", 1, -1, cmd_run },
+	{ "run", "DEMO [ARGS]", "run a demo (e.g. workbook run race_counter --help)", 1, -1,
+	  cmd_run },
 	{ "check", "ID", "check one exercise (e.g. 00-mutex)", 1, 1, cmd_check },
 	{ "hint", "ID", "what to do next on an exercise", 1, 1, cmd_hint },
 	{ "progress", "", "which exercises are done", 0, 0, cmd_progress },
@@ -482,11 +481,11 @@ static int dispatch(int argc, char **argv)
 		return bad_input("help", "unknown command '%s'",
 				 wb_show(shown, sizeof(shown), argv[0]));
 	if (cmd->max == 0 && n > 0)
-		return bad_input("help", "%s takes no arguments, and '%s' is one",
-				 cmd->name, wb_show(shown, sizeof(shown), argv[1]));
+		return bad_input("help", "%s takes no arguments, and '%s' is one", cmd->name,
+				 wb_show(shown, sizeof(shown), argv[1]));
 	if (n < cmd->min || (cmd->max >= 0 && n > cmd->max))
-		return bad_input("help", "wrong arguments for %s: use workbook %s %s",
-				 cmd->name, cmd->name, cmd->operands);
+		return bad_input("help", "wrong arguments for %s: use workbook %s %s", cmd->name,
+				 cmd->name, cmd->operands);
 	return cmd->run(argv + 1);
 }
 
@@ -536,7 +535,8 @@ static bool chapter_menu(struct chapter *ch)
 			printf("  e%d. %-16s [%s] %s\n", e + 1, ch->exercises[e].id,
 			       exercise_state(ch->exercises[e].id), ch->exercises[e].title);
 		if (!prompt("\nd<N> run a demo, e<N> check an exercise, h<N> its hint, "
-			    "l lesson, b back, q quit: ", in, sizeof(in)))
+			    "l lesson, b back, q quit: ",
+			    in, sizeof(in)))
 			return false;
 		if (strcmp(in, "q") == 0)
 			return false;
@@ -550,8 +550,8 @@ static bool chapter_menu(struct chapter *ch)
 			char path[PATH_MAX];
 			char *argv[] = { path, NULL };
 
-			snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD,
-				 ch->dir, ch->demos[n - 1].name);
+			snprintf(path, sizeof(path), "%s/%s/sol/%s/%s", root, WB_BUILD, ch->dir,
+				 ch->demos[n - 1].name);
 			printf("\n$ %s\n", path);
 			spawn(argv);
 		} else if ((n = pick(in, 'e', ch->nexercises)) != 0) {

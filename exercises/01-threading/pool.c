@@ -42,16 +42,14 @@ static _Thread_local const struct executor *current_executor;
 static inline bool queue_ok(const struct executor *ex)
 {
 	return (ex->head == NULL) == (ex->tail == NULL) &&
-	       (ex->head == NULL) == (ex->queued == 0) &&
-	       (!ex->tail || !ex->tail->next);
+	       (ex->head == NULL) == (ex->queued == 0) && (!ex->tail || !ex->tail->next);
 }
 
 /*
  * Append the chain @first..@last of @n futures to the queue.  The caller
  * holds ex->lock.
  */
-static void queue_append(struct executor *ex, struct future *first,
-			 struct future *last, size_t n)
+static void queue_append(struct executor *ex, struct future *first, struct future *last, size_t n)
 {
 	assert(mutex_held(&ex->lock) && queue_ok(ex) && n > 0);
 	if (ex->tail)
@@ -192,8 +190,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int executor_new(struct executor **out, int max_workers,
-		 const char *name_prefix)
+int executor_new(struct executor **out, int max_workers, const char *name_prefix)
 {
 	struct executor *ex;
 	int err, nlocks = 0;
@@ -270,8 +267,8 @@ out_free_ex:
 	return err;
 }
 
-int executor_submit_many(struct executor *ex, executor_task_fn *fn,
-			 void *const args[], size_t n, struct future *out[])
+int executor_submit_many(struct executor *ex, executor_task_fn *fn, void *const args[], size_t n,
+			 struct future *out[])
 {
 	struct future *first = NULL, *last = NULL;
 	bool wake = false;
@@ -335,8 +332,7 @@ out_discard:
 	return err;
 }
 
-int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg,
-		    struct future **out)
+int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg, struct future **out)
 {
 	/* Whatever the failure, the caller is left no stale pointer. */
 	if (out)
@@ -429,8 +425,7 @@ void executor_free(struct executor *ex)
 		return;
 	err = executor_shutdown(ex, true, false);
 	if (err)
-		pt_fail(-err, "executor_free() from one of its own tasks",
-			__FILE__, __LINE__);
+		pt_fail(-err, "executor_free() from one of its own tasks", __FILE__, __LINE__);
 	/* The workers exit only once the queue is empty, and it stays so. */
 	assert(queue_ok(ex) && !ex->head);
 	for (int i = 0; i < ex->nworkers; i++) {

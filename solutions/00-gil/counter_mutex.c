@@ -15,7 +15,7 @@
 #include "counter.h"
 
 struct mutex_counter {
-	pthread_mutex_t lock;	/* guards value */
+	pthread_mutex_t lock; /* guards value */
 	long value;
 };
 

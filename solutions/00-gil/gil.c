@@ -19,16 +19,16 @@
 
 struct gil {
 	pthread_mutex_t lock;
-	pthread_cond_t released;	/* the GIL became free */
-	pthread_cond_t taken;		/* a thread took the GIL */
+	pthread_cond_t released; /* the GIL became free */
+	pthread_cond_t taken;	 /* a thread took the GIL */
 	bool held;
 	int waiters;
 	unsigned long acquisitions;
 	atomic_bool drop_request;
 	int64_t interval_ns;
 	/* >>> solution */
-	pthread_t holder;		/* valid while held; for the assertions */
-	/* <<< solution */
+	pthread_t holder; /* valid while held; for the assertions */
+			  /* <<< solution */
 };
 
 int gil_new(struct gil **out, long switch_interval_ms)
@@ -37,8 +37,7 @@ int gil_new(struct gil **out, long switch_interval_ms)
 	pthread_mutexattr_t attr;
 	int err;
 
-	if (!out || switch_interval_ms < 1 ||
-	    switch_interval_ms > GIL_MAX_INTERVAL_MS)
+	if (!out || switch_interval_ms < 1 || switch_interval_ms > GIL_MAX_INTERVAL_MS)
 		return -EINVAL;
 	g = calloc(1, sizeof(*g));
 	if (!g)

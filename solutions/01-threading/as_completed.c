@@ -21,16 +21,16 @@
 #include "executor_impl.h"
 
 struct as_completed {
-	pthread_mutex_t lock;	/* guards the fields up to `ntaken` */
-	pthread_cond_t ready_cv;	/* something was appended to ready[] */
-	struct future **ready;	/* finished futures, in finishing order */
-	size_t nready;		/* appended so far */
-	size_t ntaken;		/* handed out so far: ntaken <= nready <= n */
+	pthread_mutex_t lock;	 /* guards the fields up to `ntaken` */
+	pthread_cond_t ready_cv; /* something was appended to ready[] */
+	struct future **ready;	 /* finished futures, in finishing order */
+	size_t nready;		 /* appended so far */
+	size_t ntaken;		 /* handed out so far: ntaken <= nready <= n */
 
 	atomic_int refs;
 	size_t n;
 	int64_t deadline;
-	struct future **all;	/* the watched futures, one reference each */
+	struct future **all; /* the watched futures, one reference each */
 };
 
 static void ac_unref(struct as_completed *ac)
@@ -68,11 +68,11 @@ static void on_finished(struct future *f, void *data)
 	/* >>> skeleton
 	(void)f;
 	<<< skeleton */
-	ac_unref(ac);	/* this callback's reference */
+	ac_unref(ac); /* this callback's reference */
 }
 
-int as_completed_new(struct as_completed **out, struct future *const fs[],
-		     size_t n, long timeout_ms)
+int as_completed_new(struct as_completed **out, struct future *const fs[], size_t n,
+		     long timeout_ms)
 {
 	int64_t deadline = clk_deadline_ms(timeout_ms);
 	struct as_completed *ac;
@@ -114,8 +114,8 @@ int as_completed_new(struct as_completed **out, struct future *const fs[],
 		atomic_fetch_add_explicit(&ac->refs, 1, memory_order_relaxed);
 		err = future_add_done_callback(fs[i], on_finished, ac);
 		if (err) {
-			ac_unref(ac);	/* the callback's, never registered */
-			ac_unref(ac);	/* ours */
+			ac_unref(ac); /* the callback's, never registered */
+			ac_unref(ac); /* ours */
 			return err;
 		}
 	}
@@ -147,8 +147,7 @@ int as_completed_next(struct as_completed *ac, struct future **f)
 	 */
 	/* >>> solution */
 	while (ac->ntaken == ac->nready && ac->ntaken < ac->n && !rc)
-		rc = clk_cond_wait_until(&ac->ready_cv, &ac->lock,
-					 ac->deadline);
+		rc = clk_cond_wait_until(&ac->ready_cv, &ac->lock, ac->deadline);
 	if (ac->ntaken < ac->nready) {
 		*f = ac->ready[ac->ntaken++];
 		rc = 1;

@@ -63,7 +63,7 @@ struct future *future_ref(struct future *f)
 	/* Taking a reference needs one already: no ordering to establish. */
 	old = atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 	assert(old > 0);
-	(void)old;	/* read only by the assert */
+	(void)old; /* read only by the assert */
 	return f;
 }
 
@@ -100,8 +100,7 @@ void future_unref(struct future *f)
  * checked that @f is not finished yet); it is released on return.  The
  * caller also holds a reference, so @f stays alive throughout.
  */
-static void settle(struct future *f, enum future_state state, int error,
-		   void *result, char *errmsg)
+static void settle(struct future *f, enum future_state state, int error, void *result, char *errmsg)
 {
 	struct future_callback *cb, *next;
 
@@ -281,8 +280,7 @@ const char *future_errmsg(struct future *f)
 	return msg;
 }
 
-int future_add_done_callback(struct future *f, future_callback_fn *fn,
-			     void *data)
+int future_add_done_callback(struct future *f, future_callback_fn *fn, void *data)
 {
 	struct future_callback *cb = malloc(sizeof(*cb));
 

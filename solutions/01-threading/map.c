@@ -16,20 +16,17 @@
 #include "executor_impl.h"
 
 /* "task 3: message" (or the code's sentence when the task left none). */
-static void describe_failure(char *err, size_t errlen, size_t index,
-			     struct future *f, int code)
+static void describe_failure(char *err, size_t errlen, size_t index, struct future *f, int code)
 {
 	const char *msg = future_errmsg(f);
 
 	if (!err || !errlen)
 		return;
-	snprintf(err, errlen, "task %zu: %s", index,
-		 msg[0] ? msg : executor_strerror(code));
+	snprintf(err, errlen, "task %zu: %s", index, msg[0] ? msg : executor_strerror(code));
 }
 
-int executor_map(struct executor *ex, executor_task_fn *fn,
-		 void *const args[], size_t n, void *results[],
-		 long timeout_ms, char *err, size_t errlen)
+int executor_map(struct executor *ex, executor_task_fn *fn, void *const args[], size_t n,
+		 void *results[], long timeout_ms, char *err, size_t errlen)
 {
 	/* The clock starts now, before any work is queued: one deadline. */
 	int64_t deadline = clk_deadline_ms(timeout_ms);

@@ -12,7 +12,7 @@
  * for a time rather than a number of adds, so the threads overlap for the
  * whole run however fast the machine is.
  */
-#define _GNU_SOURCE		/* RUSAGE_THREAD, in probe.h */
+#define _GNU_SOURCE /* RUSAGE_THREAD, in probe.h */
 #include <limits.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@
 
 /* One interface over the two counters, so each scene is written once. */
 struct counter {
-	struct mutex_counter *m;	/* exactly one of the two is set */
+	struct mutex_counter *m; /* exactly one of the two is set */
 	struct atomic_counter *a;
 };
 
@@ -67,12 +67,11 @@ static void case_new(void)
 	int mnull = mutex_counter_new(NULL), anull = atomic_counter_new(NULL);
 	int mok = mutex_counter_new(&m), aok = atomic_counter_new(&a);
 
-	printf("mutex_null=%s atomic_null=%s mutex_ok=%s atomic_ok=%s\n",
-	       errname(mnull), errname(anull), errname(mok), errname(aok));
+	printf("mutex_null=%s atomic_null=%s mutex_ok=%s atomic_ok=%s\n", errname(mnull),
+	       errname(anull), errname(mok), errname(aok));
 	if (mok || aok || m == msent || a == asent)
 		return;
-	printf("mutex_fresh=%ld atomic_fresh=%ld\n", mutex_counter_get(m),
-	       atomic_counter_get(a));
+	printf("mutex_fresh=%ld atomic_fresh=%ld\n", mutex_counter_get(m), atomic_counter_get(a));
 	mutex_counter_free(m);
 	atomic_counter_free(a);
 	mutex_counter_free(NULL);
@@ -126,8 +125,8 @@ static void case_sizes(bool atomic)
 	counter_add(&c, LONG_MAX - 3);
 	big = counter_get(&c);
 	counter_add(&c, -(LONG_MAX - 3) - 3);
-	printf("fresh=%ld after_5_-2_0=%ld after_big=%ld back_to=%ld\n", fresh,
-	       one, big, counter_get(&c));
+	printf("fresh=%ld after_5_-2_0=%ld after_big=%ld back_to=%ld\n", fresh, one, big,
+	       counter_get(&c));
 
 	PT_CHECK(pthread_barrier_init(&start, NULL, SIZES_THREADS));
 	for (int i = 0; i < SIZES_THREADS; i++) {
@@ -152,7 +151,7 @@ struct hammer {
 
 struct adder {
 	struct hammer *h;
-	long adds;		/* this thread's own count */
+	long adds; /* this thread's own count */
 	pthread_t thread;
 };
 
@@ -217,8 +216,8 @@ static void case_hammer(bool atomic, int threads, long ms)
 	PT_CHECK(pthread_barrier_destroy(&h.start));
 	counted = counter_get(&c);
 	printf("threads=%d expected=%ld counted=%ld lost=%ld reads=%ld "
-	       "backwards=%ld last_read=%ld above_final=%s\n", threads, expected,
-	       counted, expected - counted, r.reads, r.backwards, r.last,
+	       "backwards=%ld last_read=%ld above_final=%s\n",
+	       threads, expected, counted, expected - counted, r.reads, r.backwards, r.last,
 	       r.last > counted ? "yes" : "no");
 	free(adders);
 	counter_drop(&c);

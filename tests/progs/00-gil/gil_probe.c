@@ -22,7 +22,7 @@
  * before the next holder's reads, is reported even when no overlap
  * happened to be seen.
  */
-#define _GNU_SOURCE		/* RUSAGE_THREAD */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -37,9 +37,9 @@
 
 struct scene {
 	struct gil *gil;
-	atomic_int inside;	/* threads that hold the GIL, by their own account */
-	atomic_int overlaps;	/* times a thread took it while another held it */
-	long guarded;		/* touched only by the GIL's holder */
+	atomic_int inside;   /* threads that hold the GIL, by their own account */
+	atomic_int overlaps; /* times a thread took it while another held it */
+	long guarded;	     /* touched only by the GIL's holder */
 };
 
 static void scene_init(struct scene *s, long interval_ms)
@@ -69,8 +69,7 @@ static void scene_leave(struct scene *s)
 
 static void scene_print(struct scene *s, unsigned long acquisitions)
 {
-	printf("overlaps=%d acquisitions=%lu\n", atomic_load(&s->overlaps),
-	       acquisitions);
+	printf("overlaps=%d acquisitions=%lu\n", atomic_load(&s->overlaps), acquisitions);
 	gil_free(s->gil);
 }
 
@@ -114,9 +113,9 @@ static void case_new(void)
 		gil_free(g);
 	g = NULL;
 	ok = gil_new(&g, 5);
-	printf("zero=%s negative=%s huge=%s null_out=%s untouched=%s max=%s ok=%s\n",
-	       errname(zero), errname(negative), errname(huge), errname(null_out),
-	       untouched ? "yes" : "no", errname(max), errname(ok));
+	printf("zero=%s negative=%s huge=%s null_out=%s untouched=%s max=%s ok=%s\n", errname(zero),
+	       errname(negative), errname(huge), errname(null_out), untouched ? "yes" : "no",
+	       errname(max), errname(ok));
 	if (ok)
 		return;
 	printf("fresh_acquisitions=%lu fresh_request=%s\n", gil_acquisitions(g),
@@ -129,13 +128,13 @@ static void case_new(void)
 
 struct waiter {
 	struct scene *s;
-	struct gate *held;		/* the holder has the GIL */
-	struct gate calling;		/* the waiter is about to call acquire */
-	atomic_llong released_at;	/* when the holder let go; 0 before */
-	struct usage before, after;	/* around the waiter's gil_acquire() */
-	int64_t released_seen;		/* released_at as the waiter took it */
+	struct gate *held;	    /* the holder has the GIL */
+	struct gate calling;	    /* the waiter is about to call acquire */
+	atomic_llong released_at;   /* when the holder let go; 0 before */
+	struct usage before, after; /* around the waiter's gil_acquire() */
+	int64_t released_seen;	    /* released_at as the waiter took it */
 	bool request_after_take;
-	bool gave_up;			/* the holder never opened the gate */
+	bool gave_up; /* the holder never opened the gate */
 };
 
 static void *waiter_main(void *arg)
@@ -158,8 +157,7 @@ static void *waiter_main(void *arg)
 	return NULL;
 }
 
-static void waiter_start(struct waiter *w, struct scene *s, struct gate *held,
-			 pthread_t *t)
+static void waiter_start(struct waiter *w, struct scene *s, struct gate *held, pthread_t *t)
 {
 	memset(w, 0, sizeof(*w));
 	w->s = s;
@@ -188,8 +186,9 @@ static double waiter_finish(struct waiter *w, struct scene *s, pthread_t t)
 /* The waiter's facts: how it waited, and whether it took the GIL in turn. */
 static void waiter_print(struct waiter *w)
 {
-	printf("waiter_taken=%s ", w->gave_up ? "never-called" :
-	       w->released_seen ? "after-release" : "while-held");
+	printf("waiter_taken=%s ", w->gave_up	      ? "never-called"
+				   : w->released_seen ? "after-release"
+						      : "while-held");
 	if (w->released_seen)
 		print_ms("wake_latency_ms", w->released_seen, w->after.wall_ns);
 	usage_print("waited", w->before, w->after);
@@ -218,8 +217,9 @@ static void case_alone(void)
 	t2 = clk_now_ns();
 	after_yield = gil_acquisitions(s.gil);
 	printf("acquire_ms=%.1f yield_ms=%.1f after_acquire=%lu after_yield=%lu "
-	       "request=%s\n", ms_between(t0, t1), ms_between(t1, t2),
-	       after_acquire, after_yield, request ? "yes" : "no");
+	       "request=%s\n",
+	       ms_between(t0, t1), ms_between(t1, t2), after_acquire, after_yield,
+	       request ? "yes" : "no");
 
 	/* Having kept the GIL, this thread still holds it: a newcomer waits. */
 	waiter_start(&w, &s, &held, &t);
@@ -272,8 +272,7 @@ static void case_block(void)
 	}
 	release_ms = waiter_finish(&w, &s, t);
 	waiter_print(&w);
-	printf("holder_call_ms=%.1f release_ms=%.1f ",
-	       (double)slowest / CLK_NS_PER_MS, release_ms);
+	printf("holder_call_ms=%.1f release_ms=%.1f ", (double)slowest / CLK_NS_PER_MS, release_ms);
 	gate_destroy(&held);
 	scene_print(&s, gil_acquisitions(s.gil));
 }
@@ -285,9 +284,9 @@ static void case_block(void)
 struct yield_scene {
 	struct scene s;
 	struct gate held, calling;
-	atomic_llong b_start;		/* the waiter is about to call acquire */
-	atomic_llong b_took;		/* it returned holding the GIL */
-	atomic_llong b_released;	/* it is about to release */
+	atomic_llong b_start;	 /* the waiter is about to call acquire */
+	atomic_llong b_took;	 /* it returned holding the GIL */
+	atomic_llong b_released; /* it is about to release */
 	bool b_request_after_take;
 	bool b_gave_up;
 };
@@ -350,8 +349,9 @@ static void case_yield(void)
 	print_ms("request_ms", atomic_load(&y.b_start), asked);
 	printf("handed_over=%s back=%s ",
 	       took >= before.wall_ns && took <= after.wall_ns ? "yes" : "no",
-	       !released ? "never-released" :
-	       after.wall_ns >= released ? "after-release" : "while-held");
+	       !released		   ? "never-released"
+	       : after.wall_ns >= released ? "after-release"
+					   : "while-held");
 	if (released && after.wall_ns >= released)
 		print_ms("back_latency_ms", released, after.wall_ns);
 	usage_print("yield", before, after);
@@ -382,8 +382,8 @@ struct fresh_scene {
 	struct scene s;
 	struct gate held, b_calling;
 	atomic_llong b_start;
-	atomic_int takers;		/* B and C, in the order they took it */
-	int first;			/* 'B' or 'C' */
+	atomic_int takers; /* B and C, in the order they took it */
+	int first;	   /* 'B' or 'C' */
 	int64_t first_took, first_asked;
 };
 
@@ -404,8 +404,7 @@ static void *fresh_main(void *arg)
 		atomic_store(&f->b_start, clk_now_ns());
 		gate_open(&f->b_calling);
 	} else {
-		clk_sleep_until(atomic_load(&f->b_start) +
-				FRESH_C_DELAY_MS * CLK_NS_PER_MS);
+		clk_sleep_until(atomic_load(&f->b_start) + FRESH_C_DELAY_MS * CLK_NS_PER_MS);
 	}
 	gil_acquire(f->s.gil);
 	took = clk_now_ns();
@@ -464,10 +463,10 @@ static void case_fresh(void)
 
 struct ping_scene {
 	struct scene s;
-	char order[4 * PING_YIELDS + 4];	/* who took the GIL, in turn */
-	size_t n;				/* guarded by the GIL, too */
-	atomic_int done;			/* threads that have finished */
-	atomic_int stuck;			/* threads never asked to yield */
+	char order[4 * PING_YIELDS + 4]; /* who took the GIL, in turn */
+	size_t n;			 /* guarded by the GIL, too */
+	atomic_int done;		 /* threads that have finished */
+	atomic_int stuck;		 /* threads never asked to yield */
 };
 
 struct ping_thread {
@@ -587,8 +586,7 @@ static void case_count(void)
 		PT_CHECK(pthread_join(t[i], NULL));
 	PT_CHECK(pthread_barrier_destroy(&cs.start));
 	/* Every enter and leave added one to the guarded count. */
-	printf("expected=%d guarded=%ld ", 2 * COUNT_THREADS * COUNT_ROUNDS,
-	       cs.s.guarded);
+	printf("expected=%d guarded=%ld ", 2 * COUNT_THREADS * COUNT_ROUNDS, cs.s.guarded);
 	scene_print(&cs.s, gil_acquisitions(cs.s.gil));
 }
 
@@ -649,13 +647,12 @@ static void case_acquire_twice(void)
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {
-		"new", "alone", "block", "yield", "fresh", "pingpong", "count",
-		"release-free", "release-other", "yield-free", "acquire-twice",
-		NULL,
+		"new",	 "alone",	 "block",	  "yield",	"fresh",	 "pingpong",
+		"count", "release-free", "release-other", "yield-free", "acquire-twice", NULL,
 	};
 	static void (*const run[])(void) = {
-		case_new, case_alone, case_block, case_yield, case_fresh,
-		case_pingpong, case_count, case_release_free,
+		case_new,	    case_alone,	     case_block,	 case_yield,
+		case_fresh,	    case_pingpong,   case_count,	 case_release_free,
 		case_release_other, case_yield_free, case_acquire_twice,
 	};
 	static const struct option opts[] = {

@@ -29,10 +29,14 @@
 static inline const char *errname(int rc)
 {
 	switch (rc) {
-	case 0: return "0";
-	case -EINVAL: return "-EINVAL";
-	case -ENOMEM: return "-ENOMEM";
-	case -EAGAIN: return "-EAGAIN";
+	case 0:
+		return "0";
+	case -EINVAL:
+		return "-EINVAL";
+	case -ENOMEM:
+		return "-ENOMEM";
+	case -EAGAIN:
+		return "-EAGAIN";
 	}
 	return "other";
 }
@@ -109,8 +113,7 @@ static inline struct usage usage_now(void)
 }
 
 /* Print "PREFIX_ms=... PREFIX_cpu_ms=... PREFIX_wakeups=..." for a call. */
-static inline void usage_print(const char *prefix, struct usage before,
-			       struct usage after)
+static inline void usage_print(const char *prefix, struct usage before, struct usage after)
 {
 	printf("%s_ms=%.1f %s_cpu_ms=%.2f %s_wakeups=%ld", prefix,
 	       (double)(after.wall_ns - before.wall_ns) / CLK_NS_PER_MS, prefix,

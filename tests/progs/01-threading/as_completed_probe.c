@@ -23,7 +23,7 @@
 #include "probe.h"
 
 struct task {
-	struct gate *wait_for;	/* finish only once this opens, if set */
+	struct gate *wait_for; /* finish only once this opens, if set */
 	atomic_int ran;
 };
 
@@ -53,8 +53,7 @@ static int index_of(struct future *const fs[], int n, struct future *f)
 	return -1;
 }
 
-static struct as_completed *watch(struct future *const fs[], int n,
-				  long timeout_ms)
+static struct as_completed *watch(struct future *const fs[], int n, long timeout_ms)
 {
 	struct as_completed *ac;
 	int rc = as_completed_new(&ac, fs, (size_t)n, timeout_ms);
@@ -79,7 +78,7 @@ static void drain(struct as_completed *ac, struct future *const fs[], int n)
 static void case_order(void)
 {
 	enum { N = 4 };
-	static const int chain[N] = { 2, 0, 3, 1 };	/* finishing order */
+	static const int chain[N] = { 2, 0, 3, 1 }; /* finishing order */
 	struct executor *ex = probe_executor(N, "worker");
 	struct task tasks[N];
 	struct gate gates[N];
@@ -98,8 +97,7 @@ static void case_order(void)
 	 * queued for handing out.
 	 */
 	for (int k = 0; k + 1 < N; k++)
-		if (future_add_done_callback(fs[chain[k]], open_gate,
-					     &gates[chain[k + 1]]))
+		if (future_add_done_callback(fs[chain[k]], open_gate, &gates[chain[k + 1]]))
 			die("future_add_done_callback failed");
 	gate_open(&gates[chain[0]]);
 	drain(ac, fs, N);
@@ -192,8 +190,8 @@ static void case_timeout(void)
 	third = as_completed_next(ac, &f);
 	fourth = as_completed_next(ac, &f);
 	/* 1: a future was handed out; 0: all were. */
-	printf("first=%d second=%s second_elapsed=%.3f third=%d fourth=%d\n",
-	       first, errname(second), second_elapsed, third, fourth);
+	printf("first=%d second=%s second_elapsed=%.3f third=%d fourth=%d\n", first,
+	       errname(second), second_elapsed, third, fourth);
 	as_completed_free(ac);
 	executor_free(ex);
 	future_unref(fs[0]);
@@ -203,7 +201,7 @@ static void case_timeout(void)
 }
 
 struct slow_task {
-	long ms;		/* sleep this long, then succeed */
+	long ms; /* sleep this long, then succeed */
 };
 
 static int sleeping_task(void *arg, void **result, char *err, size_t errlen)
@@ -237,8 +235,8 @@ static void case_one_deadline(void)
 	first_at = clk_since(t0);
 	second = as_completed_next(ac, &f);
 	second_at = clk_since(t0);
-	printf("first=%d first_at=%.3f second=%s second_at=%.3f\n", first,
-	       first_at, errname(second), second_at);
+	printf("first=%d first_at=%.3f second=%s second_at=%.3f\n", first, first_at,
+	       errname(second), second_at);
 	gate_open(&never);
 	as_completed_free(ac);
 	executor_free(ex);
@@ -326,8 +324,7 @@ static void case_consumers(void)
 	for (int i = 0; i < 2; i++) {
 		int rc;
 
-		cs[i] = (struct consumer){ .ac = ac,
-					   .got = xcalloc(N, sizeof(*fs)) };
+		cs[i] = (struct consumer){ .ac = ac, .got = xcalloc(N, sizeof(*fs)) };
 		rc = pthread_create(&cs[i].thread, NULL, consumer_main, &cs[i]);
 		if (rc)
 			die_errno(rc, "pthread_create");
@@ -341,8 +338,8 @@ static void case_consumers(void)
 	qsort(all, (size_t)delivered, sizeof(*all), cmp_ptr);
 	for (int i = 0; i < delivered; i++)
 		distinct += i == 0 || all[i] != all[i - 1];
-	printf("futures=%d delivered=%d distinct=%d ends=%s,%s\n", N, delivered,
-	       distinct, errname(cs[0].end), errname(cs[1].end));
+	printf("futures=%d delivered=%d distinct=%d ends=%s,%s\n", N, delivered, distinct,
+	       errname(cs[0].end), errname(cs[1].end));
 	as_completed_free(ac);
 	executor_free(ex);
 	for (int i = 0; i < N; i++)
@@ -394,13 +391,12 @@ static void case_early_free(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"order", "finished-first", "timeout", "one-deadline",
-		"cancelled", "consumers", "early-free", NULL,
+		"order",     "finished-first", "timeout",    "one-deadline",
+		"cancelled", "consumers",      "early-free", NULL,
 	};
 	static void (*const run[])(void) = {
-		case_order, case_finished_first, case_timeout,
-		case_one_deadline, case_cancelled, case_consumers,
-		case_early_free,
+		case_order,	case_finished_first, case_timeout,    case_one_deadline,
+		case_cancelled, case_consumers,	     case_early_free,
 	};
 
 	return probe_main(argc, argv, cases, run);

@@ -80,7 +80,7 @@ void *__libc_calloc(size_t count, size_t size);
 void *__libc_realloc(void *ptr, size_t size);
 void __libc_free(void *ptr);
 
-static _Thread_local long alloc_budget = -1;	/* -1: no limit */
+static _Thread_local long alloc_budget = -1; /* -1: no limit */
 
 static bool may_allocate(void)
 {
@@ -146,15 +146,15 @@ static const char *pointer(const void *p)
 
 struct job {
 	int id;
-	struct gate *started;	/* opened as the task starts, if set */
-	struct gate *release;	/* then waited for, if set */
-	long ms;		/* then slept, as the task's work */
-	int fail;		/* returned, if non-zero */
-	const char *msg;	/* left in @err, if set */
+	struct gate *started; /* opened as the task starts, if set */
+	struct gate *release; /* then waited for, if set */
+	long ms;	      /* then slept, as the task's work */
+	int fail;	      /* returned, if non-zero */
+	const char *msg;      /* left in @err, if set */
 	atomic_int ran;
-	bool released;		/* @release opened within its time limit */
-	bool finished;		/* the task reached its end */
-	int *order;		/* if set, order[(*next)++] = id as it starts */
+	bool released; /* @release opened within its time limit */
+	bool finished; /* the task reached its end */
+	int *order;    /* if set, order[(*next)++] = id as it starts */
 	atomic_int *next;
 };
 
@@ -326,12 +326,10 @@ static void case_new_args(void)
 
 	settle_runtime();
 	base = thread_count();
-	printf("zero=%s negative=%s above_max=%s int_min=%s\n",
-	       code(try_new(0, "w")), code(try_new(-1, "w")),
-	       code(try_new(EXECUTOR_MAX_WORKERS + 1, "w")),
+	printf("zero=%s negative=%s above_max=%s int_min=%s\n", code(try_new(0, "w")),
+	       code(try_new(-1, "w")), code(try_new(EXECUTOR_MAX_WORKERS + 1, "w")),
 	       code(try_new(INT_MIN, "w")));
-	printf("prefix_15=%s prefix_16=%s prefix_null=%s\n",
-	       code(try_new(1, "abcdefghijklmno")),
+	printf("prefix_15=%s prefix_16=%s prefix_null=%s\n", code(try_new(1, "abcdefghijklmno")),
 	       code(try_new(1, "abcdefghijklmnop")), code(try_new(1, NULL)));
 
 	threads_settle(base);
@@ -348,13 +346,13 @@ static void case_new_args(void)
 		left = threads_settle(base) - base;
 		executor_free(ex);
 	}
-	printf("one=%s one_threads=%d max_workers=%d max=%s max_threads=%d\n",
-	       code(rc_one), one, EXECUTOR_MAX_WORKERS, code(rc_max), max);
+	printf("one=%s one_threads=%d max_workers=%d max=%s max_threads=%d\n", code(rc_one), one,
+	       EXECUTOR_MAX_WORKERS, code(rc_max), max);
 	printf("shutdown=%s threads_left=%d\n", code(rc_down), left);
 }
 
 struct namer {
-	struct meet *meet;	/* if set, met before returning */
+	struct meet *meet; /* if set, met before returning */
 	char name[32];
 };
 
@@ -371,8 +369,7 @@ static int name_task(void *arg, void **result, char *err, size_t errlen)
 
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(((const struct namer *)a)->name,
-		      ((const struct namer *)b)->name);
+	return strcmp(((const struct namer *)a)->name, ((const struct namer *)b)->name);
 }
 
 static void case_names(void)
@@ -407,8 +404,8 @@ static void case_names(void)
 	executor_free(ex);
 
 	qsort(named, N, sizeof(named[0]), cmp_name);
-	printf("failed=%d names=%s,%s,%s default=%s\n", failed, named[0].name,
-	       named[1].name, named[2].name, unnamed.name);
+	printf("failed=%d names=%s,%s,%s default=%s\n", failed, named[0].name, named[1].name,
+	       named[2].name, unnamed.name);
 	gate_destroy(&meet.all_in);
 }
 
@@ -431,8 +428,7 @@ static void case_fifo(void)
 		die("the first task never started");
 	/* The one worker is busy: all eight wait in the queue together. */
 	for (int i = 0; i < N; i++) {
-		jobs[i] = (struct job){ .id = i + 1, .order = order,
-					.next = &next };
+		jobs[i] = (struct job){ .id = i + 1, .order = order, .next = &next };
 		fs[i] = probe_submit(ex, job_task, &jobs[i]);
 	}
 	gate_open(&release);
@@ -469,8 +465,7 @@ static void case_busy_submit(void)
 	gate_init(&release);
 	for (int i = 0; i < WORKERS; i++) {
 		gate_init(&started[i]);
-		hold[i] = (struct job){ .started = &started[i],
-					.release = &release };
+		hold[i] = (struct job){ .started = &started[i], .release = &release };
 		fh[i] = probe_submit(ex, job_task, &hold[i]);
 	}
 	for (int i = 0; i < WORKERS; i++)
@@ -491,8 +486,8 @@ static void case_busy_submit(void)
 		future_unref(fh[i]);
 		gate_destroy(&started[i]);
 	}
-	printf("submitted=%d failed=%d held_released=%d ran=%d\n", N, failures,
-	       released, atomic_load(&quick));
+	printf("submitted=%d failed=%d held_released=%d ran=%d\n", N, failures, released,
+	       atomic_load(&quick));
 	gate_destroy(&release);
 }
 
@@ -507,12 +502,10 @@ static void case_after_shutdown(void)
 
 	executor_shutdown(ex, false, false);
 	rc_submit = executor_submit(ex, job_task, &j, &f);
-	rc_map = executor_map(ex, job_task, args, 2, results, -1, err,
-			      sizeof(err));
+	rc_map = executor_map(ex, job_task, args, 2, results, -1, err, sizeof(err));
 	executor_free(ex);
-	printf("submit=%s out=%s map=%s results=%s,%s ran=%d\n",
-	       code(rc_submit), pointer(f), code(rc_map), pointer(results[0]),
-	       pointer(results[1]), atomic_load(&j.ran));
+	printf("submit=%s out=%s map=%s results=%s,%s ran=%d\n", code(rc_submit), pointer(f),
+	       code(rc_map), pointer(results[0]), pointer(results[1]), atomic_load(&j.ran));
 	if (f && f != SENTINEL)
 		future_unref(f);
 }
@@ -529,8 +522,7 @@ static void case_shutdown_again(void)
 	struct gate started, release, returned;
 	struct job hold = { .started = &started, .release = &release };
 	struct job queued[2] = { { .id = 1 }, { .id = 2 } };
-	struct releaser r = { .wait_for = &returned, .opens = &release,
-			      .ms = 300 };
+	struct releaser r = { .wait_for = &returned, .opens = &release, .ms = 300 };
 	struct future *fh, *fq[2];
 	int first, second, waited, again, done = 0;
 	double no_wait;
@@ -561,11 +553,9 @@ static void case_shutdown_again(void)
 	again = executor_shutdown(ex, true, true);
 	executor_free(ex);
 	printf("first=%s second=%s no_wait_elapsed=%.3f waited=%s done_at_return=%d again=%s\n",
-	       code(first), code(second), no_wait, code(waited), done,
-	       code(again));
+	       code(first), code(second), no_wait, code(waited), done, code(again));
 	printf("ran=%d held_released=%d\n",
-	       atomic_load(&hold.ran) + atomic_load(&queued[0].ran) +
-		       atomic_load(&queued[1].ran),
+	       atomic_load(&hold.ran) + atomic_load(&queued[0].ran) + atomic_load(&queued[1].ran),
 	       hold.released);
 	future_unref(fh);
 	for (int i = 0; i < 2; i++)
@@ -614,8 +604,7 @@ static void case_cancel_later(void)
 	for (int i = 0; i < N; i++)
 		ran += atomic_load(&queued[i].ran);
 	printf("plain=%s calls_before=%d cancel=%s calls_at_return=%d in_caller=%d callback_thread=%s\n",
-	       code(plain), before, code(cancel), at_return, in_caller,
-	       seen[0].thread);
+	       code(plain), before, code(cancel), at_return, in_caller, seen[0].thread);
 	printf("cancelled=%d queued_ran=%d held_done=%d\n", cancelled, ran,
 	       future_state(fh) == FUTURE_DONE);
 	future_unref(fh);
@@ -628,29 +617,26 @@ static void case_cancel_later(void)
 /* Tasks and callbacks that call into the executor that runs them. */
 struct reentry {
 	struct executor *ex;
-	struct gate go;		/* the first task starts its work on this */
-	struct job inner;	/* what the task submits */
+	struct gate go;	  /* the first task starts its work on this */
+	struct job inner; /* what the task submits */
 	struct future *inner_f;
 	int submit_rc, wait_rc;
-	struct job from_callback;	/* what its done callback submits */
+	struct job from_callback; /* what its done callback submits */
 	struct future *callback_f;
 	int callback_rc;
 	struct gate callback_done;
 	int shutdown_rc;
 };
 
-static int submitting_task(void *arg, void **result, char *err,
-			   size_t errlen)
+static int submitting_task(void *arg, void **result, char *err, size_t errlen)
 {
 	struct reentry *r = arg;
 
 	(void)err, (void)errlen;
 	if (!gate_wait(&r->go))
 		return -ETIMEDOUT;
-	r->submit_rc = executor_submit(r->ex, job_task, &r->inner,
-				       &r->inner_f);
-	r->wait_rc = r->submit_rc ? r->submit_rc :
-		     future_result(r->inner_f, 5000, NULL);
+	r->submit_rc = executor_submit(r->ex, job_task, &r->inner, &r->inner_f);
+	r->wait_rc = r->submit_rc ? r->submit_rc : future_result(r->inner_f, 5000, NULL);
 	*result = r;
 	return 0;
 }
@@ -660,8 +646,7 @@ static void submitting_callback(struct future *f, void *data)
 	struct reentry *r = data;
 
 	(void)f;
-	r->callback_rc = executor_submit(r->ex, job_task, &r->from_callback,
-					 &r->callback_f);
+	r->callback_rc = executor_submit(r->ex, job_task, &r->from_callback, &r->callback_f);
 	gate_open(&r->callback_done);
 }
 
@@ -698,10 +683,10 @@ static void case_reentrant(void)
 	late_rc = executor_submit(r.ex, job_task, &late_job, &late);
 	executor_free(r.ex);
 	printf("task=%s task_submit=%s task_wait=%s callback_submit=%s callback_task=%s\n",
-	       code(a_rc), code(r.submit_rc), code(r.wait_rc),
-	       code(r.callback_rc), code(callback_task));
-	printf("shutdown_task=%s task_shutdown=%s submit_after=%s\n",
-	       code(d_rc), code(r.shutdown_rc), code(late_rc));
+	       code(a_rc), code(r.submit_rc), code(r.wait_rc), code(r.callback_rc),
+	       code(callback_task));
+	printf("shutdown_task=%s task_shutdown=%s submit_after=%s\n", code(d_rc),
+	       code(r.shutdown_rc), code(late_rc));
 	future_unref(fa);
 	future_unref(fd);
 	future_unref(late);
@@ -727,18 +712,17 @@ static void case_edge_args(void)
 	m_fn = executor_map(ex, NULL, args, 2, results, -1, NULL, 0);
 	m_args = executor_map(ex, job_task, NULL, 2, results, -1, NULL, 0);
 	m_results = executor_map(ex, job_task, args, 2, NULL, -1, NULL, 0);
-	printf("submit_no_executor=%s submit_no_fn=%s\n", code(s_ex),
-	       code(s_fn));
-	printf("map_no_executor=%s map_no_fn=%s map_no_args=%s map_no_results=%s\n",
-	       code(m_ex), code(m_fn), code(m_args), code(m_results));
+	printf("submit_no_executor=%s submit_no_fn=%s\n", code(s_ex), code(s_fn));
+	printf("map_no_executor=%s map_no_fn=%s map_no_args=%s map_no_results=%s\n", code(m_ex),
+	       code(m_fn), code(m_args), code(m_results));
 
 	fs[0] = probe_submit(ex, job_task, &other);
 	fs[1] = NULL;
 	a_out = as_completed_new(NULL, fs, 1, -1);
 	a_array = as_completed_new(&ac, NULL, 2, -1);
 	a_entry = as_completed_new(&ac, fs, 2, -1);
-	printf("ac_no_out=%s ac_no_array=%s ac_null_future=%s\n", code(a_out),
-	       code(a_array), code(a_entry));
+	printf("ac_no_out=%s ac_no_array=%s ac_null_future=%s\n", code(a_out), code(a_array),
+	       code(a_entry));
 
 	same = future_ref(fs[0]) == fs[0];
 	future_unref(fs[0]);
@@ -746,8 +730,7 @@ static void case_edge_args(void)
 	future_unref(NULL);
 	as_completed_free(NULL);
 	executor_free(ex);
-	printf("ref_returns_it=%d nulls_ignored=1 ran=%d\n", same,
-	       atomic_load(&j.ran));
+	printf("ref_returns_it=%d nulls_ignored=1 ran=%d\n", same, atomic_load(&j.ran));
 	future_unref(fs[0]);
 }
 
@@ -776,8 +759,8 @@ static struct executor *new_until_it_works(int base)
 		if (threads_settle(base) != base)
 			clean = 0;
 	}
-	printf("new=%s new_failures_clean=%d new_works_after=%d\n",
-	       code(first), clean, rc == 0 ? tries : -1);
+	printf("new=%s new_failures_clean=%d new_works_after=%d\n", code(first), clean,
+	       rc == 0 ? tries : -1);
 	if (rc)
 		die("executor_new never succeeded: %s", executor_strerror(rc));
 	return ex;
@@ -821,8 +804,7 @@ static void case_nomem(void)
 		for (int i = 0; i < N; i++)
 			results[i] = SENTINEL;
 		fail_allocations_after(n);
-		rc = executor_map(ex, job_task, args, N, results, 10000, err,
-				  sizeof(err));
+		rc = executor_map(ex, job_task, args, N, results, 10000, err, sizeof(err));
 		allocate_freely();
 		if (rc == 0)
 			break;
@@ -831,8 +813,8 @@ static void case_nomem(void)
 		for (int i = 0; i < N; i++)
 			map_clean &= results[i] == NULL;
 	}
-	printf("map_failures=%d map_failures_clean=%d map_finally=%s\n",
-	       map_fails, map_clean, code(rc));
+	printf("map_failures=%d map_failures_clean=%d map_finally=%s\n", map_fails, map_clean,
+	       code(rc));
 
 	/* Callbacks: one for a running future, one for a finished one. */
 	gate_init(&started);
@@ -866,15 +848,15 @@ static void case_nomem(void)
 	fail_allocations_after(0);
 	late_rc = future_add_done_callback(fh[0], seen_callback, &late);
 	allocate_freely();
-	printf("ac_failures=%d ac_failures_clean=%d ac_finally=%s delivered=%d\n",
-	       ac_fails, ac_clean, code(rc), delivered);
+	printf("ac_failures=%d ac_failures_clean=%d ac_finally=%s delivered=%d\n", ac_fails,
+	       ac_clean, code(rc), delivered);
 
 	executor_free(ex);
 	for (int i = 0; i < N; i++)
 		ran += atomic_load(&jobs[i].ran);
 	printf("callback=%s callback_calls=%d late_callback=%s late_calls=%d lost_ran=%d map_ran=%d\n",
-	       code(early_rc), atomic_load(&early.calls), code(late_rc),
-	       atomic_load(&late.calls), atomic_load(&lost.ran), ran);
+	       code(early_rc), atomic_load(&early.calls), code(late_rc), atomic_load(&late.calls),
+	       atomic_load(&lost.ran), ran);
 	if (f && f != SENTINEL)
 		future_unref(f);
 	for (int i = 0; i < 2; i++)
@@ -999,9 +981,9 @@ static void case_task_contract(void)
 	for (int i = 0; i < N; i++)
 		args[i] = &in;
 	executor_map(ex, inspect_task, args, N, results, 5000, NULL, 0);
-	printf("tasks=%d result_null=%d err_empty=%d errlen_enough=%d\n",
-	       atomic_load(&in.calls), atomic_load(&in.result_null),
-	       atomic_load(&in.err_empty), atomic_load(&in.errlen_enough));
+	printf("tasks=%d result_null=%d err_empty=%d errlen_enough=%d\n", atomic_load(&in.calls),
+	       atomic_load(&in.result_null), atomic_load(&in.err_empty),
+	       atomic_load(&in.errlen_enough));
 
 	memset(msg, 'x', sizeof(msg) - 1);
 	msg[sizeof(msg) - 1] = '\0';
@@ -1016,12 +998,10 @@ static void case_task_contract(void)
 	fc = probe_submit(ex, job_task, &cancelled);
 	rc_t = future_result(ft, 5000, NULL);
 	rc_c = future_result(fc, 5000, NULL);
-	printf("own_timedout=%s own_timedout_state=%s own_timedout_ran=%d\n",
-	       code(rc_t), future_state_name(future_state(ft)),
-	       atomic_load(&timed.ran));
-	printf("own_cancelled=%s own_cancelled_state=%s own_cancelled_ran=%d\n",
-	       code(rc_c), future_state_name(future_state(fc)),
-	       atomic_load(&cancelled.ran));
+	printf("own_timedout=%s own_timedout_state=%s own_timedout_ran=%d\n", code(rc_t),
+	       future_state_name(future_state(ft)), atomic_load(&timed.ran));
+	printf("own_cancelled=%s own_cancelled_state=%s own_cancelled_ran=%d\n", code(rc_c),
+	       future_state_name(future_state(fc)), atomic_load(&cancelled.ran));
 	executor_free(ex);
 	future_unref(fl);
 	future_unref(ft);
@@ -1038,8 +1018,9 @@ static void case_states(void)
 {
 	struct executor *ex = probe_executor(1, "worker");
 	struct gate started, release, a_end, b_end;
-	struct job a = { .started = &started, .release = &release,
-			 .fail = -EIO, .msg = "it broke at the end" };
+	struct job a = {
+		.started = &started, .release = &release, .fail = -EIO, .msg = "it broke at the end"
+	};
 	struct job b = { .fail = -EPERM, .msg = "so did this" };
 	struct future *fa, *fb;
 	enum future_state as, bs;
@@ -1065,23 +1046,21 @@ static void case_states(void)
 	snprintf(am, sizeof(am), "%s", future_errmsg(fa));
 	snprintf(bm, sizeof(bm), "%s", future_errmsg(fb));
 	gate_open(&release);
-	printf("a_state=%s b_state=%s a_done=%d b_done=%d\n",
-	       future_state_name(as), future_state_name(bs), ad, bd);
+	printf("a_state=%s b_state=%s a_done=%d b_done=%d\n", future_state_name(as),
+	       future_state_name(bs), ad, bd);
 	printf("a_msg_running=[%s]\nb_msg_pending=[%s]\n", am, bm);
 
 	if (!gate_wait(&a_end) || !gate_wait(&b_end))
 		die("the tasks never finished");
 	printf("a_state_end=%s b_state_end=%s a_done_end=%d b_done_end=%d\n",
-	       future_state_name(future_state(fa)),
-	       future_state_name(future_state(fb)), future_done(fa),
-	       future_done(fb));
+	       future_state_name(future_state(fa)), future_state_name(future_state(fb)),
+	       future_done(fa), future_done(fb));
 	executor_free(ex);
 	/* Our references keep the messages, executor or not. */
-	printf("a_msg_end=[%s]\nb_msg_end=[%s]\nheld_released=%d\n",
-	       future_errmsg(fa), future_errmsg(fb), a.released);
+	printf("a_msg_end=[%s]\nb_msg_end=[%s]\nheld_released=%d\n", future_errmsg(fa),
+	       future_errmsg(fb), a.released);
 	printf("names=%s,%s,%s,%s\n", future_state_name(FUTURE_PENDING),
-	       future_state_name(FUTURE_RUNNING),
-	       future_state_name(FUTURE_DONE),
+	       future_state_name(FUTURE_RUNNING), future_state_name(FUTURE_DONE),
 	       future_state_name(FUTURE_CANCELLED));
 	future_unref(fa);
 	future_unref(fb);
@@ -1119,15 +1098,14 @@ static void case_pending_timeout(void)
 	timed_elapsed = clk_since(t0);
 	after = future_state(fb);
 	b_ran = atomic_load(&b.ran);
-	printf("poll=%s poll_elapsed=%.3f timed=%s timed_elapsed=%.3f\n",
-	       code(poll), poll_elapsed, code(timed), timed_elapsed);
+	printf("poll=%s poll_elapsed=%.3f timed=%s timed_elapsed=%.3f\n", code(poll), poll_elapsed,
+	       code(timed), timed_elapsed);
 	printf("state_after=%s ran_before_release=%d value_after_timeout=%s\n",
 	       future_state_name(after), b_ran, pointer(value));
 
 	gate_open(&release);
 	final = future_result(fb, 5000, &value);
-	printf("final=%s value=%s\n", code(final),
-	       value == &b ? "own" : pointer(value));
+	printf("final=%s value=%s\n", code(final), value == &b ? "own" : pointer(value));
 	executor_free(ex);
 	future_unref(fh);
 	future_unref(fb);
@@ -1164,15 +1142,13 @@ static void case_finished_final(void)
 	c_result = future_result(fc, 0, NULL);
 	c_again = future_cancel(fc);
 	printf("cancel=%s c_state=%s c_result=%s c_done=%d c_again=%s c_ran=%d c_calls=%d\n",
-	       code(cancel_c), future_state_name(future_state(fc)),
-	       code(c_result), future_done(fc), code(c_again),
-	       atomic_load(&c.ran), atomic_load(&sc.calls));
+	       code(cancel_c), future_state_name(future_state(fc)), code(c_result), future_done(fc),
+	       code(c_again), atomic_load(&c.ran), atomic_load(&sc.calls));
 	h_cancel = future_cancel(fh);
 	h_result = future_result(fh, 0, &value);
-	printf("h=%s h_cancel=%s h_state=%s h_result=%s h_value=%s h_calls=%d\n",
-	       code(rh), code(h_cancel), future_state_name(future_state(fh)),
-	       code(h_result), value == &h ? "own" : pointer(value),
-	       atomic_load(&sh.calls));
+	printf("h=%s h_cancel=%s h_state=%s h_result=%s h_value=%s h_calls=%d\n", code(rh),
+	       code(h_cancel), future_state_name(future_state(fh)), code(h_result),
+	       value == &h ? "own" : pointer(value), atomic_load(&sh.calls));
 	executor_free(ex);
 	future_unref(fh);
 	future_unref(fc);
@@ -1244,8 +1220,8 @@ static void case_cancel_wakes(void)
 		if ((double)(w[i].at - t0) / CLK_NS_PER_SEC > slowest)
 			slowest = (double)(w[i].at - t0) / CLK_NS_PER_SEC;
 	}
-	printf("early_returns=%d cancel=%s woken=%d wake_elapsed=%.3f\n", early,
-	       code(cancel), woken, slowest);
+	printf("early_returns=%d cancel=%s woken=%d wake_elapsed=%.3f\n", early, code(cancel),
+	       woken, slowest);
 	if (woken < 2) {
 		/* A waiter is stuck for good: report, and leave it there. */
 		printf("unlimited=%s timed=%s\n", "stuck", "stuck");
@@ -1254,8 +1230,8 @@ static void case_cancel_wakes(void)
 	}
 	for (int i = 0; i < 2; i++)
 		PT_CHECK(pthread_join(w[i].thread, NULL));
-	printf("unlimited=%s timed=%s queued_ran=%d\n", code(w[0].rc),
-	       code(w[1].rc), atomic_load(&queued.ran));
+	printf("unlimited=%s timed=%s queued_ran=%d\n", code(w[0].rc), code(w[1].rc),
+	       atomic_load(&queued.ran));
 	gate_open(&release);
 	executor_free(ex);
 	future_unref(fh);
@@ -1286,8 +1262,7 @@ static void case_strerror(void)
 		snprintf(mine, sizeof(mine), "%s", executor_strerror(other[i]));
 		fallback += strcmp(mine, strerror(-other[i])) == 0;
 	}
-	printf("own=%zu phrased=%d other=%zu fallback=%d\n", n_own, phrased,
-	       n_other, fallback);
+	printf("own=%zu phrased=%d other=%zu fallback=%d\n", n_own, phrased, n_other, fallback);
 	printf("ecanceled=[%s]\n", executor_strerror(-ECANCELED));
 }
 
@@ -1315,18 +1290,14 @@ static void case_map_err(void)
 	elapsed = clk_since(t0);
 	for (int i = 0; i < N; i++)
 		in_place += results[i] == &jobs[i];
-	printf("rc=%s elapsed=%.3f in_place=%d\nerr=[%s]\n", code(rc), elapsed,
-	       in_place, err);
+	printf("rc=%s elapsed=%.3f in_place=%d\nerr=[%s]\n", code(rc), elapsed, in_place, err);
 
 	for (int i = 0; i < N; i++)
 		jobs[i].ms = 0;
-	rc_null = executor_map(ex, job_task, args, N, results, 5000, NULL,
-			       EXECUTOR_ERRMAX);
+	rc_null = executor_map(ex, job_task, args, N, results, 5000, NULL, EXECUTOR_ERRMAX);
 	args[1] = &failing;
-	rc_null_fail = executor_map(ex, job_task, args, N, results, 5000, NULL,
-				    EXECUTOR_ERRMAX);
-	printf("null_err=%s null_err_failure=%s\n", code(rc_null),
-	       code(rc_null_fail));
+	rc_null_fail = executor_map(ex, job_task, args, N, results, 5000, NULL, EXECUTOR_ERRMAX);
+	printf("null_err=%s null_err_failure=%s\n", code(rc_null), code(rc_null_fail));
 	executor_free(ex);
 }
 
@@ -1355,22 +1326,20 @@ static void case_map_running(void)
 	gate_init(&failed_map);
 	gate_init(&timed_map);
 	t0 = clk_now_ns();
-	fail_rc = executor_map(ex, job_task, args, 2, results, 10000, err,
-			       sizeof(err));
+	fail_rc = executor_map(ex, job_task, args, 2, results, 10000, err, sizeof(err));
 	fail_elapsed = clk_since(t0);
 	gate_open(&failed_map);
 
 	t0 = clk_now_ns();
-	timeout_rc = executor_map(ex, job_task, slow_args, 1, results, 500,
-				  err, sizeof(err));
+	timeout_rc = executor_map(ex, job_task, slow_args, 1, results, 500, err, sizeof(err));
 	timeout_elapsed = clk_since(t0);
 	gate_open(&timed_map);
 	executor_free(ex);
-	printf("fail=%s fail_elapsed=%.3f running_released=%d running_finished=%d\n",
-	       code(fail_rc), fail_elapsed, runs.released, runs.finished);
+	printf("fail=%s fail_elapsed=%.3f running_released=%d running_finished=%d\n", code(fail_rc),
+	       fail_elapsed, runs.released, runs.finished);
 	printf("timeout=%s timeout_elapsed=%.3f slow_ran=%d slow_released=%d slow_finished=%d\n",
-	       code(timeout_rc), timeout_elapsed, atomic_load(&slow.ran),
-	       slow.released, slow.finished);
+	       code(timeout_rc), timeout_elapsed, atomic_load(&slow.ran), slow.released,
+	       slow.finished);
 	gate_destroy(&one_started);
 	gate_destroy(&failed_map);
 	gate_destroy(&timed_map);
@@ -1397,8 +1366,8 @@ static void case_ac_empty(void)
 		elapsed = clk_since(t0);
 		as_completed_free(ac);
 	}
-	printf("new=%s empty_next=%s,%s empty_elapsed=%.3f\n", code(rc),
-	       code(e1), code(e2), elapsed);
+	printf("new=%s empty_next=%s,%s empty_elapsed=%.3f\n", code(rc), code(e1), code(e2),
+	       elapsed);
 
 	for (int i = 0; i < 2; i++) {
 		fs[i] = probe_submit(ex, job_task, &jobs[i]);
@@ -1463,9 +1432,8 @@ static void case_ac_refs(void)
 		void *value = NULL;
 		int res = future_result(f, 0, &value);
 
-		printf("%s%d:%s:%s:[%s]", k++ ? "," : "",
-		       index_of(mine, N, f), future_state_name(future_state(f)),
-		       code(res), future_errmsg(f));
+		printf("%s%d:%s:%s:[%s]", k++ ? "," : "", index_of(mine, N, f),
+		       future_state_name(future_state(f)), code(res), future_errmsg(f));
 	}
 	printf(" end=%s\n", code(rc));
 	as_completed_free(ac);
@@ -1477,19 +1445,22 @@ static void case_ac_refs(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"new-args", "names", "fifo", "busy-submit", "after-shutdown",
-		"shutdown-again", "cancel-later", "reentrant", "edge-args",
-		"nomem", "no-threads", "task-contract", "states",
-		"pending-timeout", "finished-final", "cancel-wakes", "strerror",
-		"map-err", "map-running", "ac-empty", "ac-refs", NULL,
+		"new-args",	"names",	   "fifo",
+		"busy-submit",	"after-shutdown",  "shutdown-again",
+		"cancel-later", "reentrant",	   "edge-args",
+		"nomem",	"no-threads",	   "task-contract",
+		"states",	"pending-timeout", "finished-final",
+		"cancel-wakes", "strerror",	   "map-err",
+		"map-running",	"ac-empty",	   "ac-refs",
+		NULL,
 	};
 	static void (*const run[])(void) = {
-		case_new_args, case_names, case_fifo, case_busy_submit,
-		case_after_shutdown, case_shutdown_again, case_cancel_later,
-		case_reentrant, case_edge_args, case_nomem, case_no_threads,
-		case_task_contract, case_states, case_pending_timeout,
-		case_finished_final, case_cancel_wakes, case_strerror,
-		case_map_err, case_map_running, case_ac_empty, case_ac_refs,
+		case_new_args,	     case_names,	   case_fifo,		case_busy_submit,
+		case_after_shutdown, case_shutdown_again,  case_cancel_later,	case_reentrant,
+		case_edge_args,	     case_nomem,	   case_no_threads,	case_task_contract,
+		case_states,	     case_pending_timeout, case_finished_final, case_cancel_wakes,
+		case_strerror,	     case_map_err,	   case_map_running,	case_ac_empty,
+		case_ac_refs,
 	};
 
 	return probe_main(argc, argv, cases, run);

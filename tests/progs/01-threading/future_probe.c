@@ -23,11 +23,11 @@
 #include "probe.h"
 
 struct job {
-	long ms;		/* sleep this long */
-	struct gate *started;	/* opened when the task starts, if set */
-	struct gate *release;	/* then wait for this, if set */
-	int fail;		/* return this code, if non-zero */
-	const char *msg;	/* with this message, if set */
+	long ms;	      /* sleep this long */
+	struct gate *started; /* opened when the task starts, if set */
+	struct gate *release; /* then wait for this, if set */
+	int fail;	      /* return this code, if non-zero */
+	const char *msg;      /* with this message, if set */
 	atomic_int ran;
 };
 
@@ -73,8 +73,8 @@ static void case_timeout(void)
 	poll_elapsed = clk_since(t1);
 	final = future_result(f, 5000, &value);
 	printf("timed=%s timed_elapsed=%.3f poll=%s poll_elapsed=%.3f final=%s value=%s total=%.3f\n",
-	       errname(timed), timed_elapsed, errname(poll), poll_elapsed,
-	       errname(final), text(value), clk_since(t0));
+	       errname(timed), timed_elapsed, errname(poll), poll_elapsed, errname(final),
+	       text(value), clk_since(t0));
 	future_unref(f);
 	executor_free(ex);
 }
@@ -120,8 +120,7 @@ static void case_stretch(void)
 	elapsed = clk_since(t0);
 	atomic_store(&p.stop, true);
 	PT_CHECK(pthread_join(tid, NULL));
-	printf("rc=%s elapsed=%.3f pokes=%d\n", errname(rc), elapsed,
-	       atomic_load(&p.pokes));
+	printf("rc=%s elapsed=%.3f pokes=%d\n", errname(rc), elapsed, atomic_load(&p.pokes));
 	future_unref(p.f);
 	executor_free(ex);
 }
@@ -135,8 +134,8 @@ static void case_wait(void)
 	void *value = NULL;
 	int rc = future_result(f, -1, &value);
 
-	printf("rc=%s value=%s elapsed=%.3f state=%s\n", errname(rc),
-	       text(value), clk_since(t0), future_state_name(future_state(f)));
+	printf("rc=%s value=%s elapsed=%.3f state=%s\n", errname(rc), text(value), clk_since(t0),
+	       future_state_name(future_state(f)));
 	future_unref(f);
 	executor_free(ex);
 }
@@ -145,7 +144,7 @@ static void case_error(void)
 {
 	struct executor *ex = probe_executor(2, "worker");
 	struct job a = { .fail = -EIO, .msg = "disk is full" };
-	struct job b = { .fail = EPERM };	/* positive: taken as -EPERM */
+	struct job b = { .fail = EPERM }; /* positive: taken as -EPERM */
 	struct job c = { .msg = "a success leaves no message" };
 	struct future *fa = probe_submit(ex, job_task, &a);
 	struct future *fb = probe_submit(ex, job_task, &b);
@@ -155,10 +154,10 @@ static void case_error(void)
 	int rb = future_result(fb, 5000, NULL);
 	int rc = future_result(fc, 5000, &vc);
 
-	printf("a=%s a_value=%s b=%s c=%s c_value=%s\n", errname(ra),
-	       text(va), errname(rb), errname(rc), text(vc));
-	printf("a_msg=[%s]\nb_msg=[%s]\nc_msg=[%s]\n", future_errmsg(fa),
-	       future_errmsg(fb), future_errmsg(fc));
+	printf("a=%s a_value=%s b=%s c=%s c_value=%s\n", errname(ra), text(va), errname(rb),
+	       errname(rc), text(vc));
+	printf("a_msg=[%s]\nb_msg=[%s]\nc_msg=[%s]\n", future_errmsg(fa), future_errmsg(fb),
+	       future_errmsg(fc));
 	future_unref(fa);
 	future_unref(fb);
 	future_unref(fc);
@@ -196,11 +195,10 @@ static void case_cancel(void)
 	done = future_cancel(fa);
 	executor_shutdown(ex, true, false);
 	printf("cancel_running=%s cancel_queued=%s cancel_again=%s result_cancelled=%s result_cancelled_elapsed=%.3f\n",
-	       errname(running), errname(queued), errname(again),
-	       errname(result_b), result_b_elapsed);
-	printf("result_running=%s cancel_done=%s a_state=%s a_ran=%d b_ran=%d\n",
-	       errname(result_a), errname(done),
-	       future_state_name(future_state(fa)), atomic_load(&a.ran),
+	       errname(running), errname(queued), errname(again), errname(result_b),
+	       result_b_elapsed);
+	printf("result_running=%s cancel_done=%s a_state=%s a_ran=%d b_ran=%d\n", errname(result_a),
+	       errname(done), future_state_name(future_state(fa)), atomic_load(&a.ran),
 	       atomic_load(&b.ran));
 	future_unref(fa);
 	future_unref(fb);
@@ -211,7 +209,7 @@ static void case_cancel(void)
 
 struct waiter {
 	struct future *f;
-	int64_t t0;		/* when the task was submitted */
+	int64_t t0; /* when the task was submitted */
 	pthread_t thread;
 	int rc;
 	double elapsed;
@@ -307,7 +305,7 @@ static void case_callbacks(void)
 
 	/* 1 and 2 wait for f1, which a worker will finish. */
 	f1 = probe_submit(ex, job_task, &first);
-	f2 = probe_submit(ex, job_task, &second);	/* to be cancelled */
+	f2 = probe_submit(ex, job_task, &second); /* to be cancelled */
 	if (future_add_done_callback(f1, record_callback, &tags[1]) ||
 	    future_add_done_callback(f1, record_callback, &tags[2]) ||
 	    future_add_done_callback(f2, record_callback, &tags[3]))
@@ -335,14 +333,12 @@ static void case_callbacks(void)
 	/* After the join, every callback that will ever run has run. */
 	executor_shutdown(ex, true, false);
 	printf("order=%s cancel=%s\n", seen.order, errname(cancel_rc));
-	printf("done_calls=%d,%d done_thread=%s done_state=%s\n", seen.calls[1],
-	       seen.calls[2], seen.thread[1],
-	       future_state_name(seen.state[1]));
-	printf("cancel_calls=%d cancel_during=%d cancel_thread=%s cancel_state=%s\n",
-	       seen.calls[3], on_cancel, seen.thread[3],
-	       future_state_name(seen.state[3]));
-	printf("late_calls=%d late_during=%d late_thread=%s\n", seen.calls[4],
-	       immediate, seen.thread[4]);
+	printf("done_calls=%d,%d done_thread=%s done_state=%s\n", seen.calls[1], seen.calls[2],
+	       seen.thread[1], future_state_name(seen.state[1]));
+	printf("cancel_calls=%d cancel_during=%d cancel_thread=%s cancel_state=%s\n", seen.calls[3],
+	       on_cancel, seen.thread[3], future_state_name(seen.state[3]));
+	printf("late_calls=%d late_during=%d late_thread=%s\n", seen.calls[4], immediate,
+	       seen.thread[4]);
 	future_unref(f1);
 	future_unref(f2);
 	future_unref(f3);
@@ -382,13 +378,13 @@ static void case_refs(void)
 	future_unref(g);
 
 	f = probe_submit(ex, job_task, &outliving);
-	executor_free(ex);	/* waits for all three */
+	executor_free(ex); /* waits for all three */
 
 	after_free = future_result(f, 0, NULL);
 	kept_rc = held ? future_result(held, 0, NULL) : 1;
 	printf("forgotten_ran=%d waiter=%s after_free=%s kept_by_callback=%s\n",
-	       atomic_load(&forgotten.ran), errname(waiter_rc),
-	       errname(after_free), held ? errname(kept_rc) : "lost");
+	       atomic_load(&forgotten.ran), errname(waiter_rc), errname(after_free),
+	       held ? errname(kept_rc) : "lost");
 	future_unref(held);
 	future_unref(f);
 }
@@ -396,12 +392,12 @@ static void case_refs(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"timeout", "stretch", "wait", "error", "cancel", "waiters",
-		"callbacks", "refs", NULL,
+		"timeout", "stretch",	"wait", "error", "cancel",
+		"waiters", "callbacks", "refs", NULL,
 	};
 	static void (*const run[])(void) = {
-		case_timeout, case_stretch, case_wait, case_error, case_cancel,
-		case_waiters, case_callbacks, case_refs,
+		case_timeout, case_stretch, case_wait,	    case_error,
+		case_cancel,  case_waiters, case_callbacks, case_refs,
 	};
 
 	return probe_main(argc, argv, cases, run);

@@ -28,12 +28,12 @@
 struct item {
 	int id;
 	long ms;
-	struct gate *wait_for;	/* finish only once this opens, if set */
-	struct gate *opens;	/* open this when finishing, if set */
+	struct gate *wait_for; /* finish only once this opens, if set */
+	struct gate *opens;    /* open this when finishing, if set */
 	int fail;
 	const char *msg;
 	atomic_int ran;
-	atomic_int *finished;	/* finishing order, if set */
+	atomic_int *finished; /* finishing order, if set */
 	int finish_rank;
 	char out[16];
 };
@@ -88,8 +88,9 @@ static void print_results(void **results, int n)
 	printf("results=");
 	for (int i = 0; i < n; i++)
 		printf("%s%s", i ? "," : "",
-		       results[i] == SENTINEL ? "?" :
-		       results[i] ? (char *)results[i] : "-");
+		       results[i] == SENTINEL ? "?"
+		       : results[i]	      ? (char *)results[i]
+					      : "-");
 	printf("\n");
 }
 
@@ -123,8 +124,7 @@ static void case_order(void)
 		args[i] = &it[i];
 	}
 	fill_sentinel(results, N);
-	rc = executor_map(ex, item_task, args, N, results, 10000, err,
-			  sizeof(err));
+	rc = executor_map(ex, item_task, args, N, results, 10000, err, sizeof(err));
 	executor_free(ex);
 	printf("rc=%s\n", errname(rc));
 	print_results(results, N);
@@ -155,8 +155,7 @@ static void case_deadline(void)
 	/* Each task is quicker than the timeout; all five together are not. */
 	fill_sentinel(results, N);
 	t0 = clk_now_ns();
-	rc = executor_map(ex, item_task, args, N, results, 750, err,
-			  sizeof(err));
+	rc = executor_map(ex, item_task, args, N, results, 750, err, sizeof(err));
 	elapsed = clk_since(t0);
 	ran_at_return = total_ran(it, N);
 	executor_free(ex);
@@ -186,8 +185,7 @@ static void case_error(void)
 	for (int i = 0; i < N; i++)
 		args[i] = &it[i];
 	fill_sentinel(results, N);
-	rc = executor_map(ex, item_task, args, N, results, 10000, err,
-			  sizeof(err));
+	rc = executor_map(ex, item_task, args, N, results, 10000, err, sizeof(err));
 	executor_free(ex);
 	printf("rc=%s\n", errname(rc));
 	printf("err=[%s]\n", err);
@@ -219,14 +217,12 @@ static void case_fail_cancels(void)
 		args[i] = &it[i];
 	}
 	fill_sentinel(results, N);
-	rc = executor_map(ex, item_task, args, N, results, 10000, err,
-			  sizeof(err));
+	rc = executor_map(ex, item_task, args, N, results, 10000, err, sizeof(err));
 	gate_open(&hold);
 	executor_free(ex);
 	for (int i = 2; i < N; i++)
 		later += atomic_load(&it[i].ran);
-	printf("rc=%s first_ran=%d later_ran=%d\n", errname(rc),
-	       atomic_load(&it[0].ran), later);
+	printf("rc=%s first_ran=%d later_ran=%d\n", errname(rc), atomic_load(&it[0].ran), later);
 	print_results(results, N);
 	gate_destroy(&hold);
 	free(it);
@@ -254,8 +250,7 @@ static void case_timeout_queued(void)
 	for (int i = 0; i < N; i++)
 		args[i] = &it[i];
 	fill_sentinel(results, N);
-	rc = executor_map(ex, item_task, args, N, results, 200, err,
-			  sizeof(err));
+	rc = executor_map(ex, item_task, args, N, results, 200, err, sizeof(err));
 	gate_open(&hold);
 	executor_free(ex);
 	printf("rc=%s ran_in_the_end=%d\n", errname(rc), total_ran(it, N));
@@ -270,8 +265,7 @@ static void case_empty(void)
 	struct executor *ex = probe_executor(2, "worker");
 	char err[EXECUTOR_ERRMAX] = "stale";
 	int64_t t0 = clk_now_ns();
-	int rc = executor_map(ex, item_task, NULL, 0, NULL, 1000, err,
-			      sizeof(err));
+	int rc = executor_map(ex, item_task, NULL, 0, NULL, 1000, err, sizeof(err));
 
 	printf("rc=%s elapsed=%.3f\nerr=[%s]\n", errname(rc), clk_since(t0), err);
 	executor_free(ex);
@@ -297,8 +291,7 @@ static void case_many(void)
 		args[i] = (void *)(uintptr_t)(i + 1);
 		results[i] = SENTINEL;
 	}
-	rc = executor_map(ex, echo_task, args, n, results, 60000, err,
-			  sizeof(err));
+	rc = executor_map(ex, echo_task, args, n, results, 60000, err, sizeof(err));
 	for (size_t i = 0; i < n; i++)
 		wrong += results[i] != args[i];
 	printf("rc=%s tasks=%zu wrong=%zu\n", errname(rc), n, wrong);
@@ -310,12 +303,12 @@ static void case_many(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"order", "deadline", "error", "fail-cancels", "timeout-queued",
-		"empty", "many", NULL,
+		"order",	  "deadline", "error", "fail-cancels",
+		"timeout-queued", "empty",    "many",  NULL,
 	};
 	static void (*const run[])(void) = {
-		case_order, case_deadline, case_error, case_fail_cancels,
-		case_timeout_queued, case_empty, case_many,
+		case_order,	     case_deadline, case_error, case_fail_cancels,
+		case_timeout_queued, case_empty,    case_many,
 	};
 
 	return probe_main(argc, argv, cases, run);

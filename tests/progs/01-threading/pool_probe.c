@@ -27,9 +27,9 @@ struct sleeper {
 	struct timeline *tl;
 	atomic_int *in_flight, *max_in_flight;
 	atomic_int ran;
-	struct gate *started;	/* opened when it starts, if set */
-	struct gate *hold;	/* if set, waited for before sleeping */
-	struct executor *ex;	/* for self-shutdown */
+	struct gate *started; /* opened when it starts, if set */
+	struct gate *hold;    /* if set, waited for before sleeping */
+	struct executor *ex;  /* for self-shutdown */
 	int shutdown_rc;
 	char worker[32];
 };
@@ -50,8 +50,7 @@ static int sleeper_task(void *arg, void **result, char *err, size_t errlen)
 		int now = atomic_fetch_add(s->in_flight, 1) + 1;
 		int seen = atomic_load(s->max_in_flight);
 
-		while (now > seen &&
-		       !atomic_compare_exchange_weak(s->max_in_flight, &seen, now))
+		while (now > seen && !atomic_compare_exchange_weak(s->max_in_flight, &seen, now))
 			;
 	}
 	clk_sleep_ms(s->ms);
@@ -116,8 +115,8 @@ static void case_in_flight(int tasks, int workers, long ms, bool trace)
 		future_unref(fs[i]);
 	}
 	executor_free(ex);
-	printf("tasks=%d workers=%d ran=%d max_in_flight=%d\n", tasks, workers,
-	       total_ran(s, tasks), atomic_load(&max_in_flight));
+	printf("tasks=%d workers=%d ran=%d max_in_flight=%d\n", tasks, workers, total_ran(s, tasks),
+	       atomic_load(&max_in_flight));
 	if (trace)
 		timeline_dump(tl, stdout);
 	timeline_free(tl);
@@ -137,16 +136,15 @@ static void case_after_shutdown(void)
 	rc_submit = executor_submit(ex, sleeper_task, s, &f);
 	rc_map = executor_map(ex, sleeper_task, args, 1, results, -1, NULL, 0);
 	executor_free(ex);
-	printf("submit=%s map=%s ran=%d\n", errname(rc_submit), errname(rc_map),
-	       total_ran(s, 1));
+	printf("submit=%s map=%s ran=%d\n", errname(rc_submit), errname(rc_map), total_ran(s, 1));
 	if (rc_submit == 0)
 		future_unref(f);
 	free(s);
 }
 
 /* Queue @n sleepers on @ex; the first one opens @started if given. */
-static struct future **queue_sleepers(struct executor *ex, struct sleeper *s,
-				      int n, struct gate *started)
+static struct future **queue_sleepers(struct executor *ex, struct sleeper *s, int n,
+				      struct gate *started)
 {
 	struct future **fs = xcalloc((size_t)n, sizeof(*fs));
 
@@ -195,8 +193,7 @@ static void case_cancel_batched(void)
 		cancelled += future_state(fs[i]) == FUTURE_CANCELLED;
 		future_unref(fs[i]);
 	}
-	printf("cancel=%s ran=%d cancelled=%d\n", errname(rc_cancel),
-	       total_ran(s, N), cancelled);
+	printf("cancel=%s ran=%d cancelled=%d\n", errname(rc_cancel), total_ran(s, N), cancelled);
 	gate_destroy(&first_started);
 	gate_destroy(&first_release);
 	gate_destroy(&second_started);
@@ -218,8 +215,7 @@ static void case_shutdown_waits(void)
 		done += future_state(fs[i]) == FUTURE_DONE;
 		future_unref(fs[i]);
 	}
-	printf("shutdown=%s elapsed=%.3f ran=%d done=%d\n", errname(rc),
-	       elapsed, ran, done);
+	printf("shutdown=%s elapsed=%.3f ran=%d done=%d\n", errname(rc), elapsed, ran, done);
 	executor_free(ex);
 	free(fs);
 	free(s);
@@ -269,8 +265,8 @@ static void case_cancel_futures(void)
 		future_unref(fs[i]);
 	}
 	printf("shutdown=%s cancel=%s elapsed=%.3f ran=%d done=%d cancelled=%d ecanceled=%d callbacks=%d\n",
-	       errname(rc), errname(rc_cancel), elapsed, total_ran(s, 5), done,
-	       cancelled, ecanceled, atomic_load(&callbacks));
+	       errname(rc), errname(rc_cancel), elapsed, total_ran(s, 5), done, cancelled,
+	       ecanceled, atomic_load(&callbacks));
 	executor_free(ex);
 	gate_destroy(&release);
 	gate_destroy(&started);
@@ -289,9 +285,8 @@ static void case_no_wait(void)
 	int last;
 
 	last = future_result(fs[2], 10000, NULL);
-	printf("shutdown=%s elapsed=%.3f last=%s total=%.3f ran=%d\n",
-	       errname(rc), elapsed, errname(last), clk_since(t0),
-	       total_ran(s, 3));
+	printf("shutdown=%s elapsed=%.3f last=%s total=%.3f ran=%d\n", errname(rc), elapsed,
+	       errname(last), clk_since(t0), total_ran(s, 3));
 	executor_free(ex);
 	for (int i = 0; i < 3; i++)
 		future_unref(fs[i]);
@@ -322,9 +317,8 @@ static void case_two_executors(void)
 	fb = probe_submit(b, sleeper_task, sb);
 	rc_b = future_result(fb, 10000, NULL);
 	b_elapsed = clk_since(t0);
-	printf("a_submit=%s b_result=%s b_elapsed=%.3f a_worker=%s b_worker=%s\n",
-	       errname(rc_a), errname(rc_b), b_elapsed, sa[0].worker,
-	       sb[0].worker);
+	printf("a_submit=%s b_result=%s b_elapsed=%.3f a_worker=%s b_worker=%s\n", errname(rc_a),
+	       errname(rc_b), b_elapsed, sa[0].worker, sb[0].worker);
 	executor_free(b);
 	executor_free(a);
 	printf("a_ran=%d b_ran=%d\n", total_ran(sa, 3), total_ran(sb, 1));
@@ -405,8 +399,7 @@ static void case_other_shutdown(void)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CASE = 1, OPT_TASKS, OPT_WORKERS, OPT_DELAY, OPT_TRACE,
-	       OPT_HELP };
+	enum { OPT_CASE = 1, OPT_TASKS, OPT_WORKERS, OPT_DELAY, OPT_TRACE, OPT_HELP };
 	static const struct option opts[] = {
 		{ "case", required_argument, NULL, OPT_CASE },
 		{ "tasks", required_argument, NULL, OPT_TASKS },
@@ -417,9 +410,17 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const cases[] = {
-		"in-flight", "after-shutdown", "shutdown-waits",
-		"cancel-futures", "no-wait", "two-executors", "idle-free",
-		"self-shutdown", "other-shutdown", "cancel-batched", NULL,
+		"in-flight",
+		"after-shutdown",
+		"shutdown-waits",
+		"cancel-futures",
+		"no-wait",
+		"two-executors",
+		"idle-free",
+		"self-shutdown",
+		"other-shutdown",
+		"cancel-batched",
+		NULL,
 	};
 	long tasks = 12, workers = 3, ms = 100;
 	bool trace = false;
@@ -454,16 +455,36 @@ int main(int argc, char **argv)
 		usage_error("--case is required");
 
 	switch (which) {
-	case 0: case_in_flight((int)tasks, (int)workers, ms, trace); break;
-	case 1: case_after_shutdown(); break;
-	case 2: case_shutdown_waits(); break;
-	case 3: case_cancel_futures(); break;
-	case 4: case_no_wait(); break;
-	case 5: case_two_executors(); break;
-	case 6: case_idle_free(); break;
-	case 7: case_self_shutdown(); break;
-	case 8: case_other_shutdown(); break;
-	case 9: case_cancel_batched(); break;
+	case 0:
+		case_in_flight((int)tasks, (int)workers, ms, trace);
+		break;
+	case 1:
+		case_after_shutdown();
+		break;
+	case 2:
+		case_shutdown_waits();
+		break;
+	case 3:
+		case_cancel_futures();
+		break;
+	case 4:
+		case_no_wait();
+		break;
+	case 5:
+		case_two_executors();
+		break;
+	case 6:
+		case_idle_free();
+		break;
+	case 7:
+		case_self_shutdown();
+		break;
+	case 8:
+		case_other_shutdown();
+		break;
+	case 9:
+		case_cancel_batched();
+		break;
 	}
 	return 0;
 }

@@ -25,18 +25,30 @@
 static inline const char *errname(int rc)
 {
 	switch (rc) {
-	case 0: return "0";
-	case -ETIMEDOUT: return "-ETIMEDOUT";
-	case -ECANCELED: return "-ECANCELED";
-	case -ESHUTDOWN: return "-ESHUTDOWN";
-	case -EBUSY: return "-EBUSY";
-	case -EALREADY: return "-EALREADY";
-	case -EDEADLK: return "-EDEADLK";
-	case -EINVAL: return "-EINVAL";
-	case -ENOMEM: return "-ENOMEM";
-	case -ENOSYS: return "-ENOSYS";
-	case -EIO: return "-EIO";
-	case -EPERM: return "-EPERM";
+	case 0:
+		return "0";
+	case -ETIMEDOUT:
+		return "-ETIMEDOUT";
+	case -ECANCELED:
+		return "-ECANCELED";
+	case -ESHUTDOWN:
+		return "-ESHUTDOWN";
+	case -EBUSY:
+		return "-EBUSY";
+	case -EALREADY:
+		return "-EALREADY";
+	case -EDEADLK:
+		return "-EDEADLK";
+	case -EINVAL:
+		return "-EINVAL";
+	case -ENOMEM:
+		return "-ENOMEM";
+	case -ENOSYS:
+		return "-ENOSYS";
+	case -EIO:
+		return "-EIO";
+	case -EPERM:
+		return "-EPERM";
 	}
 	return "other";
 }
@@ -51,8 +63,7 @@ static inline struct executor *probe_executor(int workers, const char *prefix)
 	return ex;
 }
 
-static inline struct future *probe_submit(struct executor *ex,
-					  executor_task_fn *fn, void *arg)
+static inline struct future *probe_submit(struct executor *ex, executor_task_fn *fn, void *arg)
 {
 	struct future *f;
 	int rc = executor_submit(ex, fn, arg, &f);

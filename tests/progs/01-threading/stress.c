@@ -21,7 +21,7 @@ struct stress {
 	size_t tasks;
 	int submitters;
 	bool map;
-	atomic_long wrong;	/* results that came back wrong */
+	atomic_long wrong; /* results that came back wrong */
 };
 
 struct submitter {
@@ -50,7 +50,7 @@ static void submit_share(struct stress *st, int index)
 		struct future *f = probe_submit(st->ex, count_task, &st->runs[i]);
 
 		if (k % 2) {
-			future_unref(f);	/* fire and forget */
+			future_unref(f); /* fire and forget */
 			fs[k++] = NULL;
 		} else {
 			fs[k++] = f;
@@ -92,8 +92,7 @@ static void map_slice(struct stress *st, int index)
 
 	for (size_t i = 0; i < n; i++)
 		args[i] = &st->runs[from + i];
-	rc = executor_map(st->ex, count_task, args, n, results, 60000, err,
-			  sizeof(err));
+	rc = executor_map(st->ex, count_task, args, n, results, 60000, err, sizeof(err));
 	if (rc)
 		die("executor_map: %s", err[0] ? err : executor_strerror(rc));
 	for (size_t i = 0; i < n; i++)
@@ -181,8 +180,8 @@ int main(int argc, char **argv)
 		never += n == 0;
 		more += n > 1;
 	}
-	printf("tasks=%zu once=%ld never=%ld more=%ld wrong_results=%ld\n",
-	       st.tasks, once, never, more, atomic_load(&st.wrong));
+	printf("tasks=%zu once=%ld never=%ld more=%ld wrong_results=%ld\n", st.tasks, once, never,
+	       more, atomic_load(&st.wrong));
 	free(subs);
 	free(st.runs);
 	return 0;

@@ -51,12 +51,11 @@ static struct cost thread_cost(void)
 	};
 }
 
-static void print_cost(const char *prefix, struct cost before,
-		       struct cost after)
+static void print_cost(const char *prefix, struct cost before, struct cost after)
 {
 	printf("%s_cpu_ms=%.3f %s_wakeups=%ld\n", prefix,
-	       (double)(after.cpu_ns - before.cpu_ns) / (double)CLK_NS_PER_MS,
-	       prefix, after.wakeups - before.wakeups);
+	       (double)(after.cpu_ns - before.cpu_ns) / (double)CLK_NS_PER_MS, prefix,
+	       after.wakeups - before.wakeups);
 }
 
 /* A thread that opens a gate after WAIT_MS: the end of every wait here. */
@@ -157,8 +156,7 @@ static void case_map(void)
 	opener_start(&opener, &release);
 	t0 = clk_now_ns();
 	before = thread_cost();
-	rc = executor_map(ex, gated_task, args, N, results, 20 * WAIT_MS, err,
-			  sizeof(err));
+	rc = executor_map(ex, gated_task, args, N, results, 20 * WAIT_MS, err, sizeof(err));
 	after = thread_cost();
 	printf("rc=%s waited=%.3f\n", errname(rc), clk_since(t0));
 	print_cost("waiter", before, after);
@@ -271,8 +269,7 @@ static void case_idle(void)
 	before = workers_cpu_ns(&idle, done == N ? N : 0);
 	clk_sleep_ms(3 * WAIT_MS);
 	after = workers_cpu_ns(&idle, done == N ? N : 0);
-	printf("recorded=%d idle=%.3f\nworkers_cpu_ms=%.3f\n", done,
-	       3 * WAIT_MS / 1000.0,
+	printf("recorded=%d idle=%.3f\nworkers_cpu_ms=%.3f\n", done, 3 * WAIT_MS / 1000.0,
 	       (double)(after - before) / (double)CLK_NS_PER_MS);
 	executor_free(ex);
 	for (int i = 0; i < N; i++)
@@ -283,12 +280,12 @@ static void case_idle(void)
 int main(int argc, char **argv)
 {
 	static const char *const cases[] = {
-		"result", "result-timed", "result-negative", "map", "next",
-		"next-timed", "idle", NULL,
+		"result", "result-timed", "result-negative", "map", "next", "next-timed",
+		"idle",	  NULL,
 	};
 	static void (*const run[])(void) = {
-		case_result, case_result_timed, case_result_negative, case_map,
-		case_next, case_next_timed, case_idle,
+		case_result,	 case_result_timed, case_result_negative, case_map, case_next,
+		case_next_timed, case_idle,
 	};
 
 	return probe_main(argc, argv, cases, run);

@@ -66,8 +66,7 @@ int main(int argc, char **argv)
 	}
 	arg_no_operands(argc, argv);
 	if (!quiet)
-		printf("count=%ld big=%ld color=%s flag=%d\n", count, big,
-		       colors[color], flag);
+		printf("count=%ld big=%ld color=%s flag=%d\n", count, big, colors[color], flag);
 	if (fd >= 0)
 		close(fd);
 	return 0;

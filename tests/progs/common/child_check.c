@@ -18,7 +18,7 @@
  * --close FD (0 or 1, may be repeated) closes standard input or output while
  * the child starts, as a program run with "<&-" or ">&-" would have them.
  */
-#define _GNU_SOURCE	/* RUSAGE_THREAD */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,7 +41,7 @@ enum then { THEN_STOP, THEN_EXIT, THEN_DIE, THEN_WAIT };
 
 struct options {
 	long timeout_ms;
-	bool close[2];		/* close stdin, stdout while starting */
+	bool close[2]; /* close stdin, stdout while starting */
 	int then;
 };
 
@@ -90,8 +90,7 @@ static int start_closed(struct child **c, char **argv, const bool close_fd[2])
 }
 
 /* Wait for the port, and die the way a demo would if none comes. */
-static int wait_port(struct child *c, const char *port_file, long timeout_ms,
-		     const char *prog)
+static int wait_port(struct child *c, const char *port_file, long timeout_ms, const char *prog)
 {
 	struct rusage before, after;
 	int64_t start = clk_now_ns();

@@ -15,8 +15,8 @@
 /* One thread waits once, another wakes it; see wake_one_waiter(). */
 struct waiter {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* what the waiter waits on */
-	pthread_cond_t ready_cv;	/* the waiter is about to wait */
+	pthread_cond_t cv;	 /* what the waiter waits on */
+	pthread_cond_t ready_cv; /* the waiter is about to wait */
 	bool waiting;
 	int64_t deadline;
 	int rc;
@@ -87,12 +87,11 @@ static void deadlines(void)
 	int64_t second = clk_deadline_ms(1000), after = clk_now_ns();
 
 	printf("never_huge=%d never_negative=%d never_minus_one=%d\n",
-	       clk_deadline_ms(LONG_MAX) == CLK_NEVER,
-	       clk_deadline_ms(LONG_MIN) == CLK_NEVER,
+	       clk_deadline_ms(LONG_MAX) == CLK_NEVER, clk_deadline_ms(LONG_MIN) == CLK_NEVER,
 	       clk_deadline_ms(-1) == CLK_NEVER);
 	printf("zero_is_now=%d\n", zero >= before && zero <= after);
-	printf("deadline_ms=%d\n", second - before >= 1000 * CLK_NS_PER_MS &&
-				   second - after <= 1000 * CLK_NS_PER_MS);
+	printf("deadline_ms=%d\n",
+	       second - before >= 1000 * CLK_NS_PER_MS && second - after <= 1000 * CLK_NS_PER_MS);
 }
 
 static void timed_waits(void)
@@ -112,8 +111,7 @@ static void timed_waits(void)
 		err = clk_cond_wait_until(&cv, &mu, deadline);
 		calls++;
 	}
-	printf("timedwait=%.4f timedout=%s calls=%d\n", clk_since(t0),
-	       rc_name(err), calls);
+	printf("timedwait=%.4f timedout=%s calls=%d\n", clk_since(t0), rc_name(err), calls);
 
 	t0 = clk_now_ns();
 	err = clk_cond_wait_until(&cv, &mu, clk_deadline_ms(0));
@@ -122,8 +120,7 @@ static void timed_waits(void)
 	PT_CHECK(pthread_cond_destroy(&cv));
 
 	err = wake_one_waiter(clk_deadline_ms(5000), &elapsed);
-	printf("signalled_rc=%s signalled_elapsed=%.4f\n", rc_name(err),
-	       elapsed);
+	printf("signalled_rc=%s signalled_elapsed=%.4f\n", rc_name(err), elapsed);
 	err = wake_one_waiter(CLK_NEVER, &elapsed);
 	printf("never_rc=%s never_elapsed=%.4f\n", rc_name(err), elapsed);
 }

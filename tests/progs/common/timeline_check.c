@@ -67,8 +67,7 @@ static void stress(void)
 		if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status) ||
 		    WEXITSTATUS(status) != 0)
 			die("child %d failed", i + 1);
-	printf("recorded=%zu expected=%d\n", timeline_count(tl),
-	       (THREADS + CHILDREN) * SPANS);
+	printf("recorded=%zu expected=%d\n", timeline_count(tl), (THREADS + CHILDREN) * SPANS);
 }
 
 static void fixed(void)

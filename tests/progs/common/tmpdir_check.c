@@ -54,8 +54,7 @@ static void make_subdir(const struct tmpdir *dir, const char *name)
 		die_errno(errno, "mkdir %s", name);
 }
 
-static void make_link(const struct tmpdir *dir, const char *target,
-		      const char *name)
+static void make_link(const struct tmpdir *dir, const char *target, const char *name)
 {
 	char path[PATH_MAX];
 
@@ -146,8 +145,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 		{ "then", required_argument, NULL, 't' },
 		{ 0 },
 	};
-	static const char *const thens[] = { "free", "exit", "die", "wait",
-					     "fork", NULL };
+	static const char *const thens[] = { "free", "exit", "die", "wait", "fork", NULL };
 	int c;
 
 	while ((c = arg_next(argc, argv, opts)) != -1) {
@@ -167,8 +165,7 @@ static void parse_options(int argc, char **argv, struct options *opt)
 
 int main(int argc, char **argv)
 {
-	struct options opt = { .prefix = "tmpdir_check", .count = 1,
-			       .then = THEN_FREE };
+	struct options opt = { .prefix = "tmpdir_check", .count = 1, .then = THEN_FREE };
 	struct tmpdir *dirs[TMPDIR_MAX + 1];
 	int rc;
 
