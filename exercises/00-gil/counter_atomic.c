@@ -5,8 +5,7 @@
  * do the whole read-modify-write as one indivisible instruction instead
  * (`lock xadd` on x86, an LL/SC loop on ARM), and C11 exposes it through
  * <stdatomic.h>.  Your job: make the value atomic and add to it atomically.
- * Lesson: chapters/00-gil/README.md, section "Atomics: one indivisible
- * instruction".
+ * The lesson it needs and its hints: `build/workbook hint 00-atomic`.
  */
 #include <errno.h>
 #include <stdatomic.h>

@@ -4,8 +4,8 @@
  * `value++` compiles to three steps: load the value, add one, store it.  Two
  * threads that interleave those steps both store the same result and one
  * increment is lost.  Your job: make the three steps happen as one, by
- * holding c->lock around them.  Lesson: chapters/00-gil/README.md, section
- * "A mutex makes the three steps one".
+ * holding c->lock around them.  The lesson it needs and its hints:
+ * `build/workbook hint 00-mutex`.
  */
 #include <errno.h>
 #include <pthread.h>

@@ -1,8 +1,8 @@
 /*
  * map.c - executor_map(): every task at once, every result in input order.
  *
- * Exercise 01-map.  Lesson: chapters/01-threading/README.md, section
- * "map: results in input order".
+ * Exercise 01-map; the lesson it needs and its hints:
+ * `build/workbook hint 01-map`.
  *
  * map is submit-many plus a loop of waits.  The order of the results comes
  * from the order of the waits, not from the order in which tasks finish:

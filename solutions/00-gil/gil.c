@@ -5,7 +5,7 @@
  * changed hands, how many threads wait for it, and a "please drop it" flag.
  * Everything but the flag is guarded by g->lock; the flag is an atomic
  * because the holder polls it between pieces of work without the lock.
- * Lesson: chapters/00-gil/README.md, section "Building a GIL".
+ * The lesson it needs and its hints: `build/workbook hint 00-gil`.
  */
 #include <assert.h>
 #include <errno.h>

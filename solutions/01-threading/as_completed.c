@@ -1,8 +1,8 @@
 /*
  * as_completed.c - hand out futures in the order they finish.
  *
- * Exercise 01-as-completed.  Lesson: chapters/01-threading/README.md,
- * section "as_completed: results as they finish".
+ * Exercise 01-as-completed; the lesson it needs and its hints:
+ * `build/workbook hint 01-as-completed`.
  *
  * Nobody polls.  Each watched future gets a done callback that appends it
  * to a small queue, and as_completed_next() waits on a condition variable

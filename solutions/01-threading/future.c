@@ -1,9 +1,8 @@
 /*
  * future.c - one task's result, which arrives later.
  *
- * Exercise 01-timeout.  Lesson: chapters/01-threading/README.md, sections
- * "Futures: a result that arrives later", "Waiting with a deadline" and
- * "Cancelling".
+ * Exercise 01-timeout; the lesson it needs and its hints:
+ * `build/workbook hint 01-timeout`.
  *
  * A future is a small monitor: one mutex guards its state, one condition
  * variable tells waiters that the state became final.  The state only ever

@@ -2,9 +2,8 @@
  * pool.c - the worker pool: one FIFO queue of futures, a few threads that
  * take from it, and the start and end of an executor's life.
  *
- * Exercise 01-pool.  Lesson: chapters/01-threading/README.md, sections
- * "The pool: one queue, a few workers", "Shutting down" and "More workers,
- * one lock".
+ * Exercise 01-pool; the lesson it needs and its hints:
+ * `build/workbook hint 01-pool`.
  *
  * The queue and the counts beside it are guarded by ex->lock.  A worker
  * holds it only to take work off the queue; it runs tasks with the lock
