@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "stopsig.h"
 #include "clock.h"
 
 /*
@@ -142,30 +143,13 @@ static void stop_all(void)
 
 /* ------------------------------------------------------ exit and signals */
 
-/*
- * Let whatever handled @sig before us have it too, then make sure it ends
- * the process: with the default action back, the signal raised here is
- * delivered the moment this handler returns.
- */
-static void pass_on(int sig, siginfo_t *info, void *uctx, const struct sigaction *prev)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-
-	if (prev->sa_flags & SA_SIGINFO)
-		prev->sa_sigaction(sig, info, uctx);
-	else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN)
-		prev->sa_handler(sig);
-	sigemptyset(&dfl.sa_mask);
-	(void)sigaction(sig, &dfl, NULL);
-	(void)raise(sig);
-}
-
+/* Clean up, then let the signal go on to end the process (stopsig.h). */
 static void on_stop_signal(int sig, siginfo_t *info, void *uctx)
 {
 	int saved = errno;
 
 	stop_all();
-	pass_on(sig, info, uctx, &live.prev[sig == SIGTERM]);
+	stopsig_pass_on(sig, info, uctx, live.prev);
 	errno = saved;
 }
 
@@ -176,33 +160,7 @@ static void at_exit(void)
 
 static void install(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_stop_signal, .sa_flags = SA_SIGINFO };
-
-	/* No other handler may interrupt this one halfway. */
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 || sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
-		live.install_err = -errno;
-	else if (atexit(at_exit) != 0)
-		live.install_err = -ENOMEM;
-}
-
-/*
- * The table changes only with SIGINT and SIGTERM blocked in this thread,
- * so the handler never interrupts a change halfway here.
- */
-static void block_stop_signals(sigset_t *old)
-{
-	sigset_t stop;
-
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, old));
-}
-
-static void restore_signals(const sigset_t *old)
-{
-	PT_CHECK(pthread_sigmask(SIG_SETMASK, old, NULL));
+	live.install_err = stopsig_install(on_stop_signal, live.prev, at_exit);
 }
 
 /* ------------------------------------------------------------ starting */
@@ -337,7 +295,7 @@ static int spawn(struct child *c, char *const argv[])
 	sigset_t old, mask;
 	int report[2], rc;
 
-	block_stop_signals(&old);
+	stopsig_block(&old);
 	/* The child must hear the SIGTERM that will stop it. */
 	mask = old;
 	sigdelset(&mask, SIGINT);
@@ -375,7 +333,7 @@ out_close:
 out_release:
 	if (rc && c->slot)
 		atomic_store_explicit(&c->slot->state, SLOT_FREE, memory_order_release);
-	restore_signals(&old);
+	stopsig_restore(&old);
 	return rc;
 }
 
@@ -521,7 +479,7 @@ int child_stop(struct child *c, int *wstatus)
 
 	if (!c->reaped) {
 		/* Signals wait until the table is right again. */
-		block_stop_signals(&old);
+		stopsig_block(&old);
 		atomic_store_explicit(&c->slot->state, SLOT_STOPPING, memory_order_release);
 		/* If this fails, finish() still kills it once the time is up. */
 		(void)pidfd_signal(c->pidfd, SIGTERM);
@@ -529,7 +487,7 @@ int child_stop(struct child *c, int *wstatus)
 		atomic_store_explicit(&c->slot->state, SLOT_FREE, memory_order_release);
 		c->slot = NULL;
 		c->reaped = true;
-		restore_signals(&old);
+		stopsig_restore(&old);
 	}
 	if (wstatus)
 		*wstatus = c->wstatus;

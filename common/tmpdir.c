@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "stopsig.h"
 
 /* How many levels of subdirectories removal goes down. */
 #define TMPDIR_DEPTH 8
@@ -152,30 +153,13 @@ static void remove_all(void)
 
 /* ------------------------------------------------------ exit and signals */
 
-/*
- * Let whatever handled @sig before us have it too, then make sure it ends
- * the process: with the default action back, the signal raised here is
- * delivered the moment this handler returns.
- */
-static void pass_on(int sig, siginfo_t *info, void *uctx, const struct sigaction *prev)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-
-	if (prev->sa_flags & SA_SIGINFO)
-		prev->sa_sigaction(sig, info, uctx);
-	else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN)
-		prev->sa_handler(sig);
-	sigemptyset(&dfl.sa_mask);
-	(void)sigaction(sig, &dfl, NULL);
-	(void)raise(sig);
-}
-
+/* Clean up, then let the signal go on to end the process (stopsig.h). */
 static void on_stop_signal(int sig, siginfo_t *info, void *uctx)
 {
 	int saved = errno;
 
 	remove_all();
-	pass_on(sig, info, uctx, &live.prev[sig == SIGTERM]);
+	stopsig_pass_on(sig, info, uctx, live.prev);
 	errno = saved;
 }
 
@@ -186,33 +170,7 @@ static void at_exit(void)
 
 static void install(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_stop_signal, .sa_flags = SA_SIGINFO };
-
-	/* No other handler may interrupt this one halfway. */
-	sigfillset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, &live.prev[0]) < 0 || sigaction(SIGTERM, &sa, &live.prev[1]) < 0)
-		live.install_err = -errno;
-	else if (atexit(at_exit) != 0)
-		live.install_err = -ENOMEM;
-}
-
-/*
- * The table changes only with SIGINT and SIGTERM blocked in this thread,
- * so the handler never interrupts a change halfway here.
- */
-static void block_stop_signals(sigset_t *old)
-{
-	sigset_t stop;
-
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	PT_CHECK(pthread_sigmask(SIG_BLOCK, &stop, old));
-}
-
-static void restore_signals(const sigset_t *old)
-{
-	PT_CHECK(pthread_sigmask(SIG_SETMASK, old, NULL));
+	live.install_err = stopsig_install(on_stop_signal, live.prev, at_exit);
 }
 
 /* ---------------------------------------------------------- the API */
@@ -266,14 +224,14 @@ int tmpdir_new(struct tmpdir **out, const char *prefix)
 	if (!dir)
 		return -ENOMEM;
 
-	block_stop_signals(&old);
+	stopsig_block(&old);
 	s = slot_claim();
 	rc = s ? make_dir(s->path, prefix) : -EMFILE;
 	if (s) {
 		s->owner = getpid();
 		atomic_store_explicit(&s->state, rc ? SLOT_FREE : SLOT_LIVE, memory_order_release);
 	}
-	restore_signals(&old);
+	stopsig_restore(&old);
 
 	if (rc) {
 		free(dir);
@@ -308,11 +266,11 @@ int tmpdir_free(struct tmpdir *dir)
 
 	if (!dir)
 		return 0;
-	block_stop_signals(&old);
+	stopsig_block(&old);
 	atomic_store_explicit(&dir->slot->state, SLOT_DOOMED, memory_order_release);
 	rc = remove_tree(dir->slot->path);
 	atomic_store_explicit(&dir->slot->state, SLOT_FREE, memory_order_release);
-	restore_signals(&old);
+	stopsig_restore(&old);
 	free(dir);
 	return rc;
 }
