@@ -620,6 +620,8 @@ futures_demo_output() {
 		expect "$key" -EINVAL "$key"
 	done
 	expect ran 0 "tasks run by the calls that were refused"
+	expect out_cleared 1 "a refused submit sets *out to NULL"
+	expect results_cleared 1 "a refused map leaves every result NULL"
 	expect ref_returns_it 1 "future_ref(f) returns f"
 	expect nulls_ignored 1 "executor_free(NULL), future_unref(NULL), as_completed_free(NULL)"
 }

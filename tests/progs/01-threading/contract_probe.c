@@ -706,13 +706,22 @@ static void case_edge_args(void)
 	int s_ex, s_fn, m_ex, m_fn, m_args, m_results, a_out, a_array, a_entry;
 	bool same;
 
+	struct future *stale = (struct future *)SENTINEL;
+	int out_cleared;
+
+	f = stale;
 	s_ex = executor_submit(NULL, job_task, &j, &f);
+	out_cleared = f == NULL;
+	f = stale;
 	s_fn = executor_submit(ex, NULL, &j, &f);
+	out_cleared &= f == NULL;
 	m_ex = executor_map(NULL, job_task, args, 2, results, -1, NULL, 0);
 	m_fn = executor_map(ex, NULL, args, 2, results, -1, NULL, 0);
 	m_args = executor_map(ex, job_task, NULL, 2, results, -1, NULL, 0);
 	m_results = executor_map(ex, job_task, args, 2, NULL, -1, NULL, 0);
-	printf("submit_no_executor=%s submit_no_fn=%s\n", code(s_ex), code(s_fn));
+	printf("submit_no_executor=%s submit_no_fn=%s out_cleared=%d\n", code(s_ex), code(s_fn),
+	       out_cleared);
+	printf("results_cleared=%d\n", results[0] == NULL && results[1] == NULL);
 	printf("map_no_executor=%s map_no_fn=%s map_no_args=%s map_no_results=%s\n", code(m_ex),
 	       code(m_fn), code(m_args), code(m_results));
 
