@@ -19,11 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../gate.h"
+#include "../usage.h"
 #include "check.h"
 #include "clock.h"
-
-/* How long a gate may stay shut before a driver gives up on it. */
-#define GATE_LIMIT_MS 5000
 
 /* "0", "-EINVAL", ...: the codes the chapter's contracts name. */
 static inline const char *errname(int rc)
@@ -39,86 +38,6 @@ static inline const char *errname(int rc)
 		return "-EAGAIN";
 	}
 	return "other";
-}
-
-/* A gate: shut until opened, then open for good.  Waits are bounded. */
-struct gate {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool open;
-};
-
-static inline void gate_init(struct gate *g)
-{
-	PT_CHECK(pthread_mutex_init(&g->lock, NULL));
-	PT_CHECK(clk_cond_init(&g->cv));
-	g->open = false;
-}
-
-static inline void gate_destroy(struct gate *g)
-{
-	PT_CHECK(pthread_cond_destroy(&g->cv));
-	PT_CHECK(pthread_mutex_destroy(&g->lock));
-}
-
-static inline void gate_open(struct gate *g)
-{
-	PT_CHECK(pthread_mutex_lock(&g->lock));
-	g->open = true;
-	PT_CHECK(pthread_cond_broadcast(&g->cv));
-	PT_CHECK(pthread_mutex_unlock(&g->lock));
-}
-
-/* Wait until @g opens: true, or false after GATE_LIMIT_MS. */
-static inline bool gate_wait(struct gate *g)
-{
-	int64_t deadline = clk_deadline_ms(GATE_LIMIT_MS);
-	int rc = 0;
-	bool open;
-
-	PT_CHECK(pthread_mutex_lock(&g->lock));
-	while (!g->open && !rc)
-		rc = clk_cond_wait_until(&g->cv, &g->lock, deadline);
-	open = g->open;
-	PT_CHECK(pthread_mutex_unlock(&g->lock));
-	return open;
-}
-
-/*
- * What the calling thread has used so far: wall time, its own CPU time,
- * and how many times it went to sleep (voluntary context switches).  A
- * thread blocked on a condition variable sleeps once and uses no CPU until
- * it is woken; a thread that polls, even with short sleeps between looks,
- * shows up in one column or the other.
- */
-struct usage {
-	int64_t wall_ns;
-	int64_t cpu_ns;
-	long wakeups;
-};
-
-static inline struct usage usage_now(void)
-{
-	struct usage u = { .wall_ns = clk_now_ns() };
-	struct timespec ts;
-	struct rusage ru;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		die_errno(errno, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-	if (getrusage(RUSAGE_THREAD, &ru) != 0)
-		die_errno(errno, "getrusage(RUSAGE_THREAD)");
-	u.cpu_ns = (int64_t)ts.tv_sec * CLK_NS_PER_SEC + ts.tv_nsec;
-	u.wakeups = ru.ru_nvcsw;
-	return u;
-}
-
-/* Print "PREFIX_ms=... PREFIX_cpu_ms=... PREFIX_wakeups=..." for a call. */
-static inline void usage_print(const char *prefix, struct usage before, struct usage after)
-{
-	printf("%s_ms=%.1f %s_cpu_ms=%.2f %s_wakeups=%ld", prefix,
-	       (double)(after.wall_ns - before.wall_ns) / CLK_NS_PER_MS, prefix,
-	       (double)(after.cpu_ns - before.cpu_ns) / CLK_NS_PER_MS, prefix,
-	       after.wakeups - before.wakeups);
 }
 
 /* Milliseconds from @from to @to, both clk_now_ns() values. */

@@ -13,13 +13,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "../gate.h"
 #include "args.h"
 #include "check.h"
 #include "clock.h"
 #include "executor.h"
-
-/* How long a gate may stay shut before a driver gives up on it. */
-#define GATE_LIMIT_MS 5000
 
 /* "0", "-ETIMEDOUT", ...: the codes the executor's contract names. */
 static inline const char *errname(int rc)
@@ -71,54 +69,6 @@ static inline struct future *probe_submit(struct executor *ex, executor_task_fn 
 	if (rc)
 		die("executor_submit: %s", executor_strerror(rc));
 	return f;
-}
-
-/* A gate: shut until opened, then open for good.  Waits are bounded. */
-struct gate {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	bool open;
-};
-
-static inline void gate_init(struct gate *g)
-{
-	PT_CHECK(pthread_mutex_init(&g->lock, NULL));
-	PT_CHECK(clk_cond_init(&g->cv));
-	g->open = false;
-}
-
-static inline void gate_destroy(struct gate *g)
-{
-	PT_CHECK(pthread_cond_destroy(&g->cv));
-	PT_CHECK(pthread_mutex_destroy(&g->lock));
-}
-
-static inline void gate_open(struct gate *g)
-{
-	PT_CHECK(pthread_mutex_lock(&g->lock));
-	g->open = true;
-	PT_CHECK(pthread_cond_broadcast(&g->cv));
-	PT_CHECK(pthread_mutex_unlock(&g->lock));
-}
-
-/* Wait until @g opens: true, or false after @ms milliseconds. */
-static inline bool gate_wait_ms(struct gate *g, long ms)
-{
-	int64_t deadline = clk_deadline_ms(ms);
-	int rc = 0;
-	bool open;
-
-	PT_CHECK(pthread_mutex_lock(&g->lock));
-	while (!g->open && !rc)
-		rc = clk_cond_wait_until(&g->cv, &g->lock, deadline);
-	open = g->open;
-	PT_CHECK(pthread_mutex_unlock(&g->lock));
-	return open;
-}
-
-static inline bool gate_wait(struct gate *g)
-{
-	return gate_wait_ms(g, GATE_LIMIT_MS);
 }
 
 /*

@@ -11,8 +11,8 @@
  *   next-timed     as_completed_next() with a limit it does not reach
  *   idle           the workers of an executor with nothing to do
  *
- * The cost is "PREFIX_cpu_ms" (CPU time the waiting thread used) and
- * "PREFIX_wakeups" (times it went to sleep and woke: voluntary context
+ * The cost is "waiter_cpu_ms" (CPU time the waiting thread used) and
+ * "waiter_wakeups" (times it went to sleep and woke: voluntary context
  * switches).  A condition-variable wait costs a few wake-ups and well under
  * a millisecond; a spin loop burns the whole wait in CPU, and a sleep-poll
  * wakes up once per period.  What is waited for is held back by a gate that
@@ -25,37 +25,17 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "../usage.h"
 #include "args.h"
 #include "probe.h"
 
 #define WAIT_MS 300
 
-/* What one thread spent between cost_start() and cost_stop(). */
-struct cost {
-	int64_t cpu_ns;
-	long wakeups;
-};
-
-static struct cost thread_cost(void)
+/* "waiter_ms=... waiter_cpu_ms=... waiter_wakeups=...", one line. */
+static void print_cost(struct usage before, struct usage after)
 {
-	struct timespec ts;
-	struct rusage ru;
-
-	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-		die_errno(errno, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-	if (getrusage(RUSAGE_THREAD, &ru) != 0)
-		die_errno(errno, "getrusage(RUSAGE_THREAD)");
-	return (struct cost){
-		.cpu_ns = (int64_t)ts.tv_sec * CLK_NS_PER_SEC + ts.tv_nsec,
-		.wakeups = ru.ru_nvcsw,
-	};
-}
-
-static void print_cost(const char *prefix, struct cost before, struct cost after)
-{
-	printf("%s_cpu_ms=%.3f %s_wakeups=%ld\n", prefix,
-	       (double)(after.cpu_ns - before.cpu_ns) / (double)CLK_NS_PER_MS, prefix,
-	       after.wakeups - before.wakeups);
+	usage_print("waiter", before, after);
+	printf("\n");
 }
 
 /* A thread that opens a gate after WAIT_MS: the end of every wait here. */
@@ -104,7 +84,7 @@ static void wait_for_result(long timeout_ms)
 	struct gate release;
 	struct opener opener;
 	struct future *f;
-	struct cost before, after;
+	struct usage before, after;
 	int64_t t0;
 	int rc;
 
@@ -112,11 +92,11 @@ static void wait_for_result(long timeout_ms)
 	f = probe_submit(ex, gated_task, &release);
 	opener_start(&opener, &release);
 	t0 = clk_now_ns();
-	before = thread_cost();
+	before = usage_now();
 	rc = future_result(f, timeout_ms, NULL);
-	after = thread_cost();
+	after = usage_now();
 	printf("rc=%s waited=%.3f\n", errname(rc), clk_since(t0));
-	print_cost("waiter", before, after);
+	print_cost(before, after);
 	opener_join(&opener);
 	executor_free(ex);
 	future_unref(f);
@@ -146,7 +126,7 @@ static void case_map(void)
 	char err[EXECUTOR_ERRMAX];
 	struct gate release;
 	struct opener opener;
-	struct cost before, after;
+	struct usage before, after;
 	int64_t t0;
 	int rc;
 
@@ -155,11 +135,11 @@ static void case_map(void)
 		args[i] = &release;
 	opener_start(&opener, &release);
 	t0 = clk_now_ns();
-	before = thread_cost();
+	before = usage_now();
 	rc = executor_map(ex, gated_task, args, N, results, 20 * WAIT_MS, err, sizeof(err));
-	after = thread_cost();
+	after = usage_now();
 	printf("rc=%s waited=%.3f\n", errname(rc), clk_since(t0));
-	print_cost("waiter", before, after);
+	print_cost(before, after);
 	opener_join(&opener);
 	executor_free(ex);
 	gate_destroy(&release);
@@ -172,7 +152,7 @@ static void wait_for_next(long timeout_ms)
 	struct opener opener;
 	struct as_completed *ac;
 	struct future *f, *got = NULL;
-	struct cost before, after;
+	struct usage before, after;
 	int64_t t0;
 	int rc;
 
@@ -183,11 +163,11 @@ static void wait_for_next(long timeout_ms)
 		die("as_completed_new: %s", executor_strerror(rc));
 	opener_start(&opener, &release);
 	t0 = clk_now_ns();
-	before = thread_cost();
+	before = usage_now();
 	rc = as_completed_next(ac, &got);
-	after = thread_cost();
+	after = usage_now();
 	printf("rc=%d waited=%.3f got_it=%d\n", rc, clk_since(t0), got == f);
-	print_cost("waiter", before, after);
+	print_cost(before, after);
 	opener_join(&opener);
 	as_completed_free(ac);
 	executor_free(ex);
