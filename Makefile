@@ -189,7 +189,7 @@ run: deps  ## the quick start: install what is missing, build, open the menu
 		echo "(some exercises do not compile yet: make check shows which)"
 	@$(WORKBOOK)
 
-test: deps  ## every check: solutions, skeletons, sync, sanitizer builds
+test: deps  ## every check: solutions, skeletons, mutants, sync, format, sanitizers
 	@tests/run test
 
 test-san: deps  ## the suite under ThreadSanitizer and ASan+UBSan only
@@ -230,7 +230,7 @@ clean:  ## remove build/
 
 help:  ## list the targets
 	@echo "The C Concurrency Workbook. Targets:"
-	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-11s %s\n", $$1, $$2 }' \
+	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' \
 		$(firstword $(MAKEFILE_LIST))
 	@echo "Variables: SAN=thread|address (sanitizer build), EX=ID (make check),"
 	@echo "           PORT=N (make serve), V=1 (show commands), CC, CFLAGS."
