@@ -135,7 +135,7 @@ int executor_submit(struct executor *ex, executor_task_fn *fn, void *arg, struct
  * left to hand back for them: the values in @args must stay valid, and any
  * result those tasks allocate is the task's to free, until
  * executor_shutdown(wait) or executor_free() has returned.  (Python's
- * garbage collector hides this; C does not.)
+ * reference counting hides this; C does not.)
  */
 int executor_map(struct executor *ex, executor_task_fn *fn, void *const args[], size_t n,
 		 void *results[], long timeout_ms, char *err, size_t errlen);
