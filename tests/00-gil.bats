@@ -175,19 +175,7 @@ hammered() {
 }
 
 @test "race_counter: a report it cannot write (stdout full or closed) is an error, --help included" {
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--mode atomic --iterations 1000" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog race_counter)" $args
-			assert_status 1 || flunk "for: race_counter $args $to"
-			[ "$stderr" = "race_counter: cannot write output: $want" ] ||
-				flunk "for: race_counter $args $to, stderr:" "$stderr"
-		done
-	done
+	assert_reports_lost_output 10 race_counter "--mode atomic --iterations 1000"
 }
 
 @test "race_counter: --help lists every option and exits 0" {
@@ -480,17 +468,5 @@ assert_waiter_waited() {
 }
 
 @test "gil_sim: a report it cannot write (stdout full or closed) is an error, --help included" {
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--mode free --work-ms 20" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog gil_sim)" $args
-			assert_status 1 || flunk "for: gil_sim $args $to"
-			[ "$stderr" = "gil_sim: cannot write output: $want" ] ||
-				flunk "for: gil_sim $args $to, stderr:" "$stderr"
-		done
-	done
+	assert_reports_lost_output 20 gil_sim "--mode free --work-ms 20"
 }

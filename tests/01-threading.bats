@@ -44,6 +44,14 @@ upto() {
 	awk -v b="$1" -v s="$(slack "$2")" 'BEGIN { print b + s }'
 }
 
+# No file left in $TMPDIR, and no loopback server a demo started still
+# running (for the checks whose demo may start one).
+nothing_left_behind() {
+	[ -z "$(ls -A "$TMPDIR")" ] || { flunk "left behind:" "$(ls -AR "$TMPDIR")"; return 1; }
+	! pgrep -f -- "$(realpath "$WB_FIXTURES/httpd") --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
+		{ flunk "an httpd started by the demo is still running"; return 1; }
+}
+
 # ----------------------------------------------------------- threading_demo
 
 @test "threading_demo: 5 downloads of 0.5 s on 3 workers take about 1.0 s, not 2.5 s" {
@@ -109,19 +117,7 @@ upto() {
 }
 
 @test "threading_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--tasks 3 --delay-ms 10" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 10 bash -c "exec \"\$@\" $to" _ "$(prog threading_demo)" $args
-			assert_status 1 || flunk "for: threading_demo $args $to"
-			[ "$stderr" = "threading_demo: cannot write output: $want" ] ||
-				flunk "for: threading_demo $args $to, stderr:" "$stderr"
-		done
-	done
+	assert_reports_lost_output 10 threading_demo "--tasks 3 --delay-ms 10"
 }
 
 @test "threading_demo --help prints usage and exits 0" {
@@ -199,19 +195,7 @@ futures_demo_output() {
 }
 
 @test "futures_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--unit-ms 20" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 20 bash -c "exec \"\$@\" $to" _ "$(prog futures_demo)" $args
-			assert_status 1 || flunk "for: futures_demo $args $to"
-			[ "$stderr" = "futures_demo: cannot write output: $want" ] ||
-				flunk "for: futures_demo $args $to, stderr:" "$stderr"
-		done
-	done
+	assert_reports_lost_output 20 futures_demo "--unit-ms 20"
 }
 
 # ----------------------------------------------------------- executor_bench
@@ -230,19 +214,7 @@ futures_demo_output() {
 }
 
 @test "executor_bench: a report it cannot write (stdout full or closed) is an error, --help included" {
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--tasks 2000 --runs 1" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog executor_bench)" $args
-			assert_status 1 || flunk "for: executor_bench $args $to"
-			[ "$stderr" = "executor_bench: cannot write output: $want" ] ||
-				flunk "for: executor_bench $args $to, stderr:" "$stderr"
-		done
-	done
+	assert_reports_lost_output 60 executor_bench "--tasks 2000 --runs 1"
 }
 
 @test "executor_bench refuses a --tasks it cannot hold before it starts, and states the bound in --help" {
@@ -1209,22 +1181,7 @@ find_refused_port() {
 @test "download_demo: a report it cannot write (stdout full or closed) is an error, --help included" {
 	export TMPDIR=$BATS_TEST_TMPDIR/tmp
 	mkdir -p "$TMPDIR"
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog download_demo)" $args
-			assert_status 1 || flunk "for: download_demo $args $to"
-			[ "$stderr" = "download_demo: cannot write output: $want" ] ||
-				flunk "for: download_demo $args $to, stderr:" "$stderr"
-			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
-			! pgrep -f -- "$(realpath "$WB_FIXTURES/httpd") --quiet --port 0 --port-file $TMPDIR/" >/dev/null ||
-				flunk "an httpd started by the demo is still running"
-		done
-	done
+	assert_reports_lost_output 60 download_demo "" nothing_left_behind
 }
 
 @test "download_demo --help lists every option and exits 0" {
@@ -1418,20 +1375,7 @@ find_refused_port() {
 @test "db_queries: a report it cannot write (stdout full or closed) is an error, --help included" {
 	export TMPDIR=$BATS_TEST_TMPDIR/tmp
 	mkdir -p "$TMPDIR"
-	local to args want
-	for to in ">/dev/full" ">&-"; do
-		want="No space left on device"
-		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
-		for args in "--rows 1000" --help; do
-			# bats' run reads stdout itself: the redirection must be the program's.
-			# shellcheck disable=SC2086  # split the flags on purpose
-			run --separate-stderr timeout -k 5 60 bash -c "exec \"\$@\" $to" _ "$(prog db_queries)" $args
-			assert_status 1 || flunk "for: db_queries $args $to"
-			[ "$stderr" = "db_queries: cannot write output: $want" ] ||
-				flunk "for: db_queries $args $to, stderr:" "$stderr"
-			[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
-		done
-	done
+	assert_reports_lost_output 60 db_queries "--rows 1000" nothing_left_behind
 }
 
 @test "db_queries --help lists every option and exits 0" {

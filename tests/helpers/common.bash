@@ -178,6 +178,29 @@ assert_waits_asleep() {
 		{ flunk "$2 woke up $wakeups times while it waited: it polls (sleeps and looks again) instead of sleeping on a condition variable until it is signalled"; return 1; }
 }
 
+# assert_reports_lost_output SECONDS NAME ARGS [CHECK...]: run program NAME
+# with ARGS, then with --help, its stdout first full (/dev/full), then
+# closed.  Every run must end with status 1 and the one line "NAME: cannot
+# write output: REASON"; CHECK, if given, is a command run after each run
+# (e.g. that nothing was left behind).
+assert_reports_lost_output() {
+	local secs=$1 name=$2 args=$3 to want a
+	shift 3
+	for to in ">/dev/full" ">&-"; do
+		want="No space left on device"
+		[ "$to" = ">/dev/full" ] || want="Bad file descriptor"
+		for a in "$args" --help; do
+			# bats' run reads stdout itself: the redirection must be the program's.
+			# shellcheck disable=SC2086  # split the flags on purpose
+			run --separate-stderr timeout -k 5 "$secs" bash -c "exec \"\$@\" $to" _ "$(prog "$name")" $a
+			assert_status 1 || { flunk "for: $name $a $to"; return 1; }
+			[ "$stderr" = "$name: cannot write output: $want" ] ||
+				{ flunk "for: $name $a $to, stderr:" "$stderr"; return 1; }
+			[ $# -eq 0 ] || "$@" || return 1
+		done
+	done
+}
+
 # Skip a test that only means something in one kind of build.
 skip_unless_san() {
 	[ "$WB_SAN" = "$1" ] || skip "only meaningful under SAN=$1"
