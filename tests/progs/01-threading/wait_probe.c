@@ -90,8 +90,9 @@ static void wait_for_result(long timeout_ms)
 
 	gate_init(&release);
 	f = probe_submit(ex, gated_task, &release);
-	opener_start(&opener, &release);
+	/* The clock starts first: the gate opens WAIT_MS after this at the earliest. */
 	t0 = clk_now_ns();
+	opener_start(&opener, &release);
 	before = usage_now();
 	rc = future_result(f, timeout_ms, NULL);
 	after = usage_now();
@@ -133,8 +134,9 @@ static void case_map(void)
 	gate_init(&release);
 	for (int i = 0; i < N; i++)
 		args[i] = &release;
-	opener_start(&opener, &release);
+	/* The clock starts first: the gate opens WAIT_MS after this at the earliest. */
 	t0 = clk_now_ns();
+	opener_start(&opener, &release);
 	before = usage_now();
 	rc = executor_map(ex, gated_task, args, N, results, 20 * WAIT_MS, err, sizeof(err));
 	after = usage_now();
@@ -161,8 +163,9 @@ static void wait_for_next(long timeout_ms)
 	rc = as_completed_new(&ac, &f, 1, timeout_ms);
 	if (rc)
 		die("as_completed_new: %s", executor_strerror(rc));
-	opener_start(&opener, &release);
+	/* The clock starts first: the gate opens WAIT_MS after this at the earliest. */
 	t0 = clk_now_ns();
+	opener_start(&opener, &release);
 	before = usage_now();
 	rc = as_completed_next(ac, &got);
 	after = usage_now();
