@@ -12,6 +12,9 @@
 #   sol/         every exercise file from solutions/ (the reference build)
 #   ex/ID/       exercise ID from exercises/, the rest from solutions/
 #   skel/ID/     exercise ID from its skeleton generated out of solutions/
+#   mut/ID/NAME/ exercise ID from a wrong solution (tests/mutants/ID/NAME.patch)
+#   mine/        every exercise file of the chapter from exercises/: the
+#                learner's own build, which `workbook run DEMO --mine` runs
 # so each exercise is checked on its own, against working neighbours.
 
 .DEFAULT_GOAL := all
@@ -87,10 +90,11 @@ $(1): $(2) $(COMMON_LIB)
 	$(Q)$$(CC) $$(WB_CFLAGS) -o $$@ $(2) $(COMMON_LIB) $$(WB_LDLIBS)
 endef
 
-# $(call variant,DIR,CHAPTER,SWAPPED_FILE,ITS_SOURCE): build every program of
-# CHAPTER into DIR/CHAPTER/, taking SWAPPED_FILE from ITS_SOURCE.  Only that
-# one file is compiled for the variant; every other object is the reference
-# build's, so a variant costs one compilation and a few links.
+# $(call variant,DIR,CHAPTER,SWAPPED_FILES,FROM_DIR): build every program of
+# CHAPTER into DIR/CHAPTER/, taking each of SWAPPED_FILES (exercise file
+# names) from FROM_DIR.  Only those files are compiled for the variant; every
+# other object is the reference build's, so a variant costs a compilation or
+# two and a few links.
 define variant
 $(eval v_dir := $(1)/$(2))
 $(eval v_sol := $(BUILD)/sol/$(2))
@@ -101,7 +105,7 @@ $(eval v_libsrc := $(filter-out $(v_progsrc),$(v_all)))
 $(eval v_exfiles := $(notdir $(wildcard solutions/$(2)/*.c)))
 $(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_sol)/obj/lib/%.o) \
 	$(foreach f,$(v_exfiles),$(if $(filter $(f),$(3)),$(v_dir),$(v_sol))/obj/ex/$(f:.c=.o)))
-$(if $(3),$(eval $(call compile,$(v_dir)/obj/ex/$(3:.c=.o),$(4),$(v_inc))))
+$(foreach f,$(3),$(eval $(call compile,$(v_dir)/obj/ex/$(f:.c=.o),$(4)/$(f),$(v_inc))))
 $(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_sol)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
 $(eval VARIANT_PROGS_$(1) += $(foreach s,$(v_progsrc),$(v_dir)/$(notdir $(s:.c=))))
 endef
@@ -130,15 +134,17 @@ $(foreach s,$(FIXTURE_SRC),$(eval $(call link,$(BUILD)/fixtures/$(notdir $(s:.c=
 $(eval $(call compile,$(BUILD)/obj/workbook.o,chapters/workbook/workbook.c,-DWB_ROOT='"$(CURDIR)"' -DWB_BUILD='"$(BUILD)"'))
 $(eval $(call link,$(WORKBOOK),$(BUILD)/obj/workbook.o))
 
-# The reference build, then one learner build and one skeleton build per
-# exercise, and one build per wrong solution (tests/mutants/ID/NAME.patch).
+# The reference build; one learner build and one skeleton build per
+# exercise; one build of each chapter on all of the learner's files (mine);
+# and one build per wrong solution (tests/mutants/ID/NAME.patch).
 $(foreach c,$(CHAPTERS),$(eval $(call reference,$(c))))
 $(foreach c,$(CHAPTERS),$(eval $(call variant,$(BUILD)/sol,$(c))))
-$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/ex/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),exercises/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
-$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/skel/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),build/skel-src/$(call ex_field,$(e),2)/$(call ex_field,$(e),3))))
+$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/ex/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),exercises/$(call ex_field,$(e),2))))
+$(foreach e,$(EXERCISES),$(eval $(call variant,$(BUILD)/skel/$(e),$(call ex_field,$(e),2),$(call ex_field,$(e),3),build/skel-src/$(call ex_field,$(e),2))))
+$(foreach c,$(CHAPTERS),$(eval $(call variant,$(BUILD)/mine,$(c),$(notdir $(wildcard solutions/$(c)/*.c)),exercises/$(c))))
 MUTANTS := $(patsubst tests/mutants/%.patch,%,$(wildcard tests/mutants/*/*.patch))
 mut_id = $(firstword $(subst /, ,$(1)))
-$(foreach m,$(MUTANTS),$(eval $(call variant,$(BUILD)/mut/$(m),$(call ex_field,$(call mut_id,$(m)),2),$(call ex_field,$(call mut_id,$(m)),3),build/mut-src/$(m)/$(call ex_field,$(call mut_id,$(m)),3))))
+$(foreach m,$(MUTANTS),$(eval $(call variant,$(BUILD)/mut/$(m),$(call ex_field,$(call mut_id,$(m)),2),$(call ex_field,$(call mut_id,$(m)),3),build/mut-src/$(m))))
 
 SOL_PROGS := $(VARIANT_PROGS_$(BUILD)/sol) $(COMMON_TESTS)
 EX_PROGS := $(foreach e,$(EXERCISES),$(VARIANT_PROGS_$(BUILD)/ex/$(e)))
@@ -241,3 +247,7 @@ help:  ## list the targets
 $(foreach e,$(EXERCISES),$(eval .PHONY: ex-$(e) skel-$(e)))
 $(foreach e,$(EXERCISES),$(eval ex-$(e): $(VARIANT_PROGS_$(BUILD)/ex/$(e))))
 $(foreach e,$(EXERCISES),$(eval skel-$(e): $(VARIANT_PROGS_$(BUILD)/skel/$(e))))
+# `make mine-01-threading` builds chapter 01's programs on every exercise file
+# of that chapter as the learner has it (build/mine/01-threading/).
+$(foreach c,$(CHAPTERS),$(eval .PHONY: mine-$(c)))
+$(foreach c,$(CHAPTERS),$(eval mine-$(c): $(filter $(BUILD)/mine/$(c)/%,$(VARIANT_PROGS_$(BUILD)/mine))))

@@ -11,6 +11,13 @@ manifest() {
 		"$WB_ROOT"/chapters/*/CHAPTER
 }
 
+# hints ID: exercise ID's hints, one per line, from the nudge to the
+# near-solution (a manifest holds up to three "hint" lines per exercise).
+hints() {
+	awk -F'\t' -v id="$1" '$1 == "hint" && $2 == id { print $3 }' \
+		"$WB_ROOT"/chapters/*/CHAPTER
+}
+
 # exercises: one line per exercise, "ID<TAB>CHAPTER<TAB>FILE<TAB>TITLE".
 exercises() {
 	awk -F'\t' '$1 == "exercise" { n = split(FILENAME, p, "/");
