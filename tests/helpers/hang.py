@@ -92,15 +92,26 @@ def frames_of(thread):
 
 
 def workbook_frame(frames):
-    """The index of the frame to report: the newest in workbook code, else
-    the newest in a common/ helper, else the newest with any source, else
-    None."""
-    for wanted in (WORKBOOK, HELPERS, re.compile("")):
+    """(index, ours) of the frame to report: the newest in workbook code,
+    else the newest in a common/ helper (ours is True for both), else the
+    newest with any source (ours is False); (None, False) without one."""
+    for wanted in (WORKBOOK, HELPERS):
         for i, frame in enumerate(frames):
             path, _ = source_of(frame)
             if path is not None and wanted.search(path):
-                return i
-    return None
+                return i, True
+    for i, frame in enumerate(frames):
+        if source_of(frame)[0] is not None:
+            return i, False
+    return None, False
+
+
+def sanitizer_thread(frames):
+    """Whether these are the frames of a sanitizer's own thread (the
+    ThreadSanitizer runtime keeps one in the background), which never
+    runs the program's code."""
+    return any(re.match(r"_*(sanitizer|tsan|asan|ubsan)\b|__sanitizer::|__tsan::|__asan::",
+                        frame.name() or "") for frame in frames)
 
 
 def call_target(frame):
@@ -272,10 +283,13 @@ def thread_names(inferior):
 
 
 def describe(thread, names):
+    """The report's line for @thread, or None for a sanitizer's thread."""
     lwp = thread.ptid[1]
     name = names[lwp]
     frames = frames_of(thread)
-    i = workbook_frame(frames)
+    i, ours = workbook_frame(frames)
+    if not ours and sanitizer_thread(frames):
+        return None
     if i is None:
         where = frames[0].name() if frames and frames[0].name() else "??"
         return "%s: in %s (no source information)" % (name, where)
@@ -303,9 +317,11 @@ def report():
     threads.sort(key=lambda t: (t.ptid[1] != inferior.pid, t.num))
     for thread in threads:
         try:
-            lines.append(describe(thread, names))
+            line = describe(thread, names)
         except gdb.error as e:
-            lines.append("%s: unknown (%s)" % (names.get(thread.ptid[1], "?"), e))
+            line = "%s: unknown (%s)" % (names.get(thread.ptid[1], "?"), e)
+        if line is not None:
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
