@@ -36,7 +36,7 @@ run_deadlock() {
 
 # The processes in process group $1, one pid a line.
 group_members() {
-	local stat fields
+	local stat fields pgrp
 	for stat in /proc/[0-9]*/stat; do
 		fields=$(cat "$stat" 2>/dev/null) || continue
 		# After the command name in parentheses: state, ppid, pgrp.
