@@ -11,9 +11,11 @@
  * waiting by a task.  When many tasks wait, a worker takes a few at once
  * (its batch), so that each trip through the lock buys more work.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,6 +164,22 @@ static bool should_wake_worker(struct executor *ex)
 }
 
 /*
+ * Give the calling worker its log name as its thread name too, so that a
+ * debugger, `top -H` and the hang report of a timed-out check call it
+ * "worker-2" as well.  The system keeps 15 bytes of a name; a longer one
+ * is cut, and a name is a convenience, so its failure is ignored.
+ */
+static void name_thread(const struct executor *ex, const struct worker *w)
+{
+	char name[16];
+
+	/* A name cut short is still a name; only a failed format is none. */
+	if (snprintf(name, sizeof(name), "%s-%d", ex->name_prefix, w->id) < 0)
+		return;
+	(void)pthread_setname_np(pthread_self(), name);
+}
+
+/*
  * The worker loop.  Returns when the executor is shut down and the queue
  * is empty: a shutdown lets the queued tasks run unless they were
  * cancelled first.
@@ -172,6 +190,7 @@ static void *worker_main(void *arg)
 	struct executor *ex = w->ex;
 
 	log_set_name("%s-%d", ex->name_prefix, w->id);
+	name_thread(ex, w);
 	current_executor = ex;
 
 	/*

@@ -44,14 +44,41 @@ prog() {
 	echo "$WB_BIN/${CHAPTER:?the .bats file must set CHAPTER}/$1"
 }
 
+# under_timeout SECONDS REPORT COMMAND...: run COMMAND under a time limit,
+# as `timeout -k 5 SECONDS` does (status 124, or 137 if it had to be
+# killed), through build/fixtures/wb-timeout: when the limit runs out, it
+# first has gdb write where each thread waited to the file REPORT.  The
+# plain build's runner serves every build (it watches the program, it is
+# not what is tested); coreutils' timeout stands in where none is built.
+under_timeout() {
+	local secs=$1 report=$2 runner
+	shift 2
+	for runner in "$WB_ROOT/build/fixtures/wb-timeout" "$WB_FIXTURES/wb-timeout"; do
+		if [ -x "$runner" ]; then
+			"$runner" "$secs" "$report" "$@"
+			return
+		fi
+	done
+	timeout -k 5 "$secs" "$@"
+}
+
+# A fresh report file for the next program a check runs under a timeout.
+# bats runs that program in a subshell, so the caller names the file.
+new_hang_report() {
+	WB_HANG_REPORT=$BATS_TEST_TMPDIR/hang-report
+	rm -f "$WB_HANG_REPORT"
+}
+
 # run_prog SECONDS NAME [ARGS...]: run a chapter program under a timeout,
 # stdout in $output/$lines, stderr in $stderr/$stderr_lines, exit in $status.
 # A program that overruns is killed and its status is 124 (137 if it ignored
-# SIGTERM), so a hang fails the test instead of hanging the suite.
+# SIGTERM), so a hang fails the test instead of hanging the suite; the hang
+# report says where it waited.
 run_prog() {
 	local secs=$1 name=$2
 	shift 2
-	run --separate-stderr timeout -k 5 "$secs" "$(prog "$name")" "$@"
+	new_hang_report
+	run --separate-stderr under_timeout "$secs" "$WB_HANG_REPORT" "$(prog "$name")" "$@"
 	note_abnormal "$name"
 }
 
@@ -66,16 +93,21 @@ run_tsan() {
 		flunk "no ThreadSanitizer build of $name: make SAN=thread programs skeletons exercises"
 		return 1
 	}
+	new_hang_report
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
-		run --separate-stderr timeout -k 5 "$secs" "$bin" "$@"
+		run --separate-stderr under_timeout "$secs" "$WB_HANG_REPORT" "$bin" "$@"
 	note_abnormal "$name"
 }
 
 # A program killed by the timeout (124, 137) or by a signal (> 128) did not
-# fail the way a learner needs; say so where tests/run can find it.
+# fail the way a learner needs; say so where tests/run can find it.  After a
+# timeout, the hang report follows: where each of its threads waited.
 note_abnormal() {
 	if [ "$status" -eq 124 ] || [ "$status" -gt 128 ]; then
 		echo "wb-abnormal: $1 exited with status $status (hung until the timeout, or crashed)" >&2
+	fi
+	if { [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; } && [ -s "${WB_HANG_REPORT:-}" ]; then
+		cat "$WB_HANG_REPORT" >&2
 	fi
 	return 0
 }

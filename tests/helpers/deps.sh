@@ -4,8 +4,10 @@
 # Needs: a C11 compiler, make, pkg-config, libcurl and sqlite3 development
 # files, bats-core, curl and the sqlite3 shell (the checks compare the demos
 # with them), patch (the wrong solutions in tests/mutants/ are patches), git
-# (the skeleton sync check reads the index) and clang-format (make
-# format-check).
+# (the skeleton sync check reads the index), clang-format (make
+# format-check), gdb (when a check times out, it says where each thread of
+# the stuck program waited) and tmux (the checks of `workbook watch` drive it
+# through a real terminal).
 # On Debian or Ubuntu, as root or with sudo, missing pieces are installed with
 # apt-get; elsewhere the exact commands are printed and the build stops.
 set -u
@@ -29,6 +31,8 @@ have sqlite3 || missing+=(sqlite3)
 have patch || missing+=(patch)
 have git || missing+=(git)
 have clang-format || missing+=(clang-format)
+have gdb || missing+=(gdb)
+have tmux || missing+=(tmux)
 have awk || missing+=(mawk)
 have timeout || missing+=(coreutils)
 if have pkg-config; then
@@ -63,9 +67,9 @@ fi
 
 cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
-  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format libcurl4-openssl-dev libsqlite3-dev
-  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra libcurl-devel sqlite-devel
-  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux libcurl4-openssl-dev libsqlite3-dev
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux libcurl-devel sqlite-devel
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format tmux
     but note: the workbook targets Linux; macOS lacks pthread barriers,
     clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.
