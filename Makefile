@@ -209,13 +209,13 @@ bench: programs  ## measured tables (medians of several runs)
 
 skels-src: $(SKEL_SRC)
 
-skels: $(SKEL_SRC)  ## regenerate exercises/ from solutions/ (overwrites them)
-	@for f in $(SOLUTION_FILES); do \
-		d=exercises/$${f#solutions/}; mkdir -p $$(dirname $$d); \
-		cp build/skel-src/$${f#solutions/} $$d; done
-	@echo "exercises/ regenerated from solutions/"
+# The maintainers' tool: regenerate exercises/ from solutions/.  It writes
+# only files that are missing or still the skeleton tests/skeletons.sha256
+# records, so a learner's edits survive it; FORCE=1 overwrites them too.
+skels: $(SKEL_SRC)  ## (maintainers) regenerate exercises/ from solutions/; refuses over edited exercises unless FORCE=1
+	@tests/helpers/skels.sh $(if $(filter 1,$(FORCE)),--force)
 
-sync-check: $(SKEL_SRC)  ## are exercises/ exactly the generated skeletons?
+sync-check: $(SKEL_SRC)  ## are the skeletons recorded, and exercises/ pristine or your work?
 	@tests/run sync
 
 serve: programs  ## start the loopback HTTP server (PORT=0 picks a free port)
