@@ -10,9 +10,9 @@
 #
 # tty=1 (stdout is a terminal): one line "LABEL: N files", rewritten in
 # place with \r as the build goes on.  tty=0: nothing while it builds.
-# keep=1 (the default) leaves a summary line at the end ("built N files",
-# nothing when all was up to date), keep=0 leaves nothing; a failed build
-# always ends with a line that says so.  max=N passes at most N
+# keep=1 (the default) leaves a summary line at the end: "built N files"
+# (nothing when all was up to date), or that the build failed; keep=0
+# leaves nothing, for a caller that reports the outcome itself.  max=N passes at most N
 # other lines through and says how many more there were.  Written for any
 # POSIX awk (mawk included): no gawk extensions.
 
@@ -67,7 +67,7 @@ END {
 		printf "(%d more line%s)\n", dropped, dropped == 1 ? "" : "s"
 	# No status line: make itself never finished (killed, or the pipe broke).
 	if (status < 0) status = 2
-	if (status != 0)
+	if (keep && status != 0)
 		print "the build failed: the errors are above"
 	else if (keep && files > 0)
 		printf "built %d file%s\n", files, files == 1 ? "" : "s"
