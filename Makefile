@@ -237,16 +237,17 @@ watch: deps  ## re-check an exercise each time you save it (EX=ID, or the next t
 	@$(WORKBOOK) watch $(EX)
 
 test: deps  ## every check: solutions, skeletons, mutants, sync, format, sanitizers
-	@tests/run test
+	@+tests/run test
 
 test-san: deps  ## the suite under ThreadSanitizer and ASan+UBSan only
-	@tests/run san
+	@+tests/run san
 
 # Exercises still to do are the expected outcome of `make check`, not a
 # failed make: tests/run's status 1 (not all done) ends it with status 0.
+# (The + on these recipes hands make's jobserver to the makes tests/run runs.)
 # An unknown EX is a usage mistake: one line, status 2, before anything runs.
 check: deps  ## your progress: run the checks on exercises/ (EX=ID for one)
-	@tests/run check $(EX) || [ $$? -eq 1 ]
+	@+tests/run check $(EX) || [ $$? -eq 1 ]
 ifneq ($(filter check watch,$(GOALS)),)
 $(foreach e,$(EX),$(if $(filter $(e),$(EXERCISES)),,$(error no exercise '$(e)' (see: build/workbook list))))
 endif

@@ -9,7 +9,12 @@ load helpers/common
 . "$WB_ROOT/tests/helpers/copytree.bash"
 
 setup() {
+	# These check make and tests/run, which no sanitizer build changes.
+	[ -z "$WB_SAN" ] || skip "checks the tools, not a build: once is enough"
 	COPY=$BATS_TEST_TMPDIR/wb
+	# What the make that runs this suite passes on must not reach the makes
+	# under test: its jobserver, SAN, V, and CI's WB_PRISTINE=1.
+	unset MAKEFLAGS MFLAGS MAKELEVEL V SAN EX FORCE WB_INNER WB_PRISTINE WB_BRIEF
 }
 
 # in_copy SECONDS COMMAND...: run COMMAND in the copy under a timeout,
