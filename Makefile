@@ -236,6 +236,8 @@ watch: deps  ## re-check an exercise each time you save it (EX=ID, or the next t
 	@+$(call quietly,programs)
 	@$(WORKBOOK) watch $(EX)
 
+# The + on the recipes that run tests/run hands make's jobserver on to the
+# makes it runs, so `make -j2 check` neither warns nor loses its -j.
 test: deps  ## every check: solutions, skeletons, mutants, sync, format, sanitizers
 	@+tests/run test
 
@@ -244,7 +246,6 @@ test-san: deps  ## the suite under ThreadSanitizer and ASan+UBSan only
 
 # Exercises still to do are the expected outcome of `make check`, not a
 # failed make: tests/run's status 1 (not all done) ends it with status 0.
-# (The + on these recipes hands make's jobserver to the makes tests/run runs.)
 # An unknown EX is a usage mistake: one line, status 2, before anything runs.
 check: deps  ## your progress: run the checks on exercises/ (EX=ID for one)
 	@+tests/run check $(EX) || [ $$? -eq 1 ]
