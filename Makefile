@@ -26,6 +26,10 @@ SAN ?=
 BUILD := build$(if $(SAN),/san-$(SAN))
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
+# Under progress.awk (see "Quiet builds" below) each recipe announces the
+# file it makes ("  CC      FILE") for the awk to count; otherwise a normal
+# build prints no line per file, and V=1 prints every command.
+ANNOUNCE := $(and $(Q),$(filter 1,$(WB_INNER)))
 
 ifeq ($(SAN),)
 SAN_FLAGS :=
@@ -77,7 +81,7 @@ WORKBOOK := $(BUILD)/workbook
 define compile
 $(1): $(2) $(MAKEFILE_LIST)
 	@mkdir -p $$(@D)
-	$$(if $$(Q),@echo "  CC      $$@")
+	$$(if $$(ANNOUNCE),@echo "  CC      $$@")
 	$(Q)$$(CC) $$(WB_CFLAGS) $(3) -MMD -MP -c $$< -o $$@
 DEPFILES += $(1:.o=.d)
 endef
@@ -86,7 +90,7 @@ endef
 define link
 $(1): $(2) $(COMMON_LIB)
 	@mkdir -p $$(@D)
-	$$(if $$(Q),@echo "  LINK    $$@")
+	$$(if $$(ANNOUNCE),@echo "  LINK    $$@")
 	$(Q)$$(CC) $$(WB_CFLAGS) -o $$@ $(2) $(COMMON_LIB) $$(WB_LDLIBS)
 endef
 
@@ -126,7 +130,7 @@ endef
 $(foreach s,$(COMMON_SRC),$(eval $(call compile,$(BUILD)/obj/common/$(notdir $(s:.c=.o)),$(s))))
 $(COMMON_LIB): $(COMMON_SRC:common/%.c=$(BUILD)/obj/common/%.o)
 	@mkdir -p $(@D)
-	$(if $(Q),@echo "  AR      $@")
+	$(if $(ANNOUNCE),@echo "  AR      $@")
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 $(foreach s,$(COMMON_TEST_SRC) $(FIXTURE_SRC),$(eval $(call compile,$(BUILD)/obj/$(s:.c=.o),$(s))))
 $(foreach s,$(COMMON_TEST_SRC),$(eval $(call link,$(BUILD)/sol/common/$(notdir $(s:.c=)),$(BUILD)/obj/$(s:.c=.o))))
@@ -173,9 +177,30 @@ $(foreach m,$(MUTANTS),$(eval $(call mutant_src,$(m),$(call ex_field,$(call mut_
 
 # ---------------------------------------------------------------- targets
 
-.PHONY: all programs exercises skeletons mutants deps run test test-san check bench \
-	skels skels-src sync-check serve compdb format format-check clean help
+.PHONY: all programs exercises skeletons mutants deps run watch test test-san check \
+	bench skels skels-src sync-check serve compdb format format-check clean help
 
+# Quiet builds.  Unless V=1, a make whose goals only build files (those in
+# BUILD_GOALS) hands them to a second make, marked WB_INNER=1, and shows its
+# output through tests/helpers/progress.awk: one progress line (rewritten on
+# a terminal, a summary otherwise), with warnings and errors in full.  All
+# the goals go to one second make, so `make -j2 programs skeletons` still
+# builds each file once.
+BUILD_GOALS := all programs exercises skeletons mutants ex-% skel-% mine-%
+GOALS := $(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))
+QUIET_OUTER := $(if $(or $(filter 1,$(V) $(WB_INNER)),$(filter-out $(BUILD_GOALS),$(GOALS))),,1)
+# $(call quietly,MAKE ARGS): a make run folded by progress.awk, keeping its
+# exit status (progress.awk exits with the one it is told).
+quietly = tty=0; [ -t 1 ] && tty=1; set -o pipefail; \
+	{ $(MAKE) --no-print-directory -s WB_INNER=1 $(1) 2>&1; echo "wb-make-status $$?"; } | \
+	awk -v tty=$$tty -f tests/helpers/progress.awk
+
+.PHONY: wb-quiet
+ifeq ($(QUIET_OUTER),1)
+$(GOALS): wb-quiet ; @:
+wb-quiet:
+	@+$(call quietly,$(GOALS))
+else
 all: programs exercises  ## build every program, the exercises included
 
 programs: $(COMMON_LIB) $(SOL_PROGS) $(FIXTURES) $(WORKBOOK)
@@ -186,36 +211,60 @@ skeletons: $(SKEL_SRC) $(SKEL_PROGS)  ## build the skeletons made from solutions
 
 mutants: $(MUT_PROGS)  ## build the wrong solutions kept in tests/mutants/
 
+# One target per exercise, so one broken exercise never stops the others:
+# `make ex-00-mutex` builds the learner's version, `make skel-00-mutex` the
+# skeleton's.
+$(foreach e,$(EXERCISES),$(eval ex-$(e): $(VARIANT_PROGS_$(BUILD)/ex/$(e))))
+$(foreach e,$(EXERCISES),$(eval skel-$(e): $(VARIANT_PROGS_$(BUILD)/skel/$(e))))
+# `make mine-01-threading` builds chapter 01's programs on every exercise file
+# of that chapter as the learner has it (build/mine/01-threading/).
+$(foreach c,$(CHAPTERS),$(eval mine-$(c): $(filter $(BUILD)/mine/$(c)/%,$(VARIANT_PROGS_$(BUILD)/mine))))
+endif
+
 deps:  ## find missing tools and libraries; install them when allowed
 	@tests/helpers/deps.sh
 
+# One build for the programs and the exercises; an exercise that does not
+# compile yet must not keep the menu closed, a program that does not must.
 run: deps  ## the quick start: install what is missing, build, open the menu
-	@$(MAKE) --no-print-directory programs
-	@$(MAKE) --no-print-directory -k exercises || \
-		echo "(some exercises do not compile yet: make check shows which)"
+	@+$(call quietly,-k programs exercises) || \
+		{ $(MAKE) --no-print-directory -q WB_INNER=1 programs && \
+		echo "(some exercises do not compile yet: make check shows which)"; }
 	@$(WORKBOOK)
 
+watch: deps  ## re-check an exercise each time you save it (EX=ID, or the next to do)
+	@+$(call quietly,programs)
+	@$(WORKBOOK) watch $(EX)
+
+# The + on the recipes that run tests/run hands make's jobserver on to the
+# makes it runs, so `make -j2 check` neither warns nor loses its -j.
 test: deps  ## every check: solutions, skeletons, mutants, sync, format, sanitizers
-	@tests/run test
+	@+tests/run test
 
 test-san: deps  ## the suite under ThreadSanitizer and ASan+UBSan only
-	@tests/run san
+	@+tests/run san
 
+# Exercises still to do are the expected outcome of `make check`, not a
+# failed make: tests/run's status 1 (not all done) ends it with status 0.
+# An unknown EX is a usage mistake: one line, status 2, before anything runs.
 check: deps  ## your progress: run the checks on exercises/ (EX=ID for one)
-	@tests/run check $(EX)
+	@+tests/run check $(EX) || [ $$? -eq 1 ]
+ifneq ($(filter check watch,$(GOALS)),)
+$(foreach e,$(EX),$(if $(filter $(e),$(EXERCISES)),,$(error no exercise '$(e)' (see: build/workbook list))))
+endif
 
 bench: programs  ## measured tables (medians of several runs)
 	@tests/run bench
 
 skels-src: $(SKEL_SRC)
 
-skels: $(SKEL_SRC)  ## regenerate exercises/ from solutions/ (overwrites them)
-	@for f in $(SOLUTION_FILES); do \
-		d=exercises/$${f#solutions/}; mkdir -p $$(dirname $$d); \
-		cp build/skel-src/$${f#solutions/} $$d; done
-	@echo "exercises/ regenerated from solutions/"
+# The maintainers' tool: regenerate exercises/ from solutions/.  It writes
+# only files that are missing or still the skeleton tests/skeletons.sha256
+# records, so a learner's edits survive it; FORCE=1 overwrites them too.
+skels: $(SKEL_SRC)  ## (maintainers) exercises/ from solutions/; refuses over edits unless FORCE=1
+	@tests/helpers/skels.sh $(if $(filter 1,$(FORCE)),--force)
 
-sync-check: $(SKEL_SRC)  ## are exercises/ exactly the generated skeletons?
+sync-check: $(SKEL_SRC)  ## are the skeletons recorded, and exercises/ pristine or your work?
 	@tests/run sync
 
 serve: programs  ## start the loopback HTTP server (PORT=0 picks a free port)
@@ -238,16 +287,11 @@ help:  ## list the targets
 	@echo "The C Concurrency Workbook. Targets:"
 	@awk -F':.*## ' '/^[a-z-]+:.*## / { printf "  make %-13s %s\n", $$1, $$2 }' \
 		$(firstword $(MAKEFILE_LIST))
-	@echo "Variables: SAN=thread|address (sanitizer build), EX=ID (make check),"
-	@echo "           PORT=N (make serve), V=1 (show commands), CC, CFLAGS."
+	@echo "  make ex-ID         build your version of one exercise (build/ex/ID/)"
+	@echo "  make mine-CHAPTER  a chapter's programs on all your exercise files"
+	@echo "Variables: SAN=thread|address (sanitizer build), EX=ID (make check, watch),"
+	@echo "           PORT=N (make serve), V=1 (show commands), FORCE=1 (make skels),"
+	@echo "           CC, CFLAGS."
 
-# One target per exercise, so one broken exercise never stops the others:
-# `make ex-00-mutex` builds the learner's version, `make skel-00-mutex` the
-# skeleton's.
 $(foreach e,$(EXERCISES),$(eval .PHONY: ex-$(e) skel-$(e)))
-$(foreach e,$(EXERCISES),$(eval ex-$(e): $(VARIANT_PROGS_$(BUILD)/ex/$(e))))
-$(foreach e,$(EXERCISES),$(eval skel-$(e): $(VARIANT_PROGS_$(BUILD)/skel/$(e))))
-# `make mine-01-threading` builds chapter 01's programs on every exercise file
-# of that chapter as the learner has it (build/mine/01-threading/).
 $(foreach c,$(CHAPTERS),$(eval .PHONY: mine-$(c)))
-$(foreach c,$(CHAPTERS),$(eval mine-$(c): $(filter $(BUILD)/mine/$(c)/%,$(VARIANT_PROGS_$(BUILD)/mine))))
