@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -16,8 +17,11 @@
 /* Long enough for any real program name; a stranger argv[0] is shortened. */
 static char progname[40] = "workbook";
 
-/* The status wb_exit() was given; 0 while the program has not failed. */
-static int failing;
+/*
+ * The status wb_exit() was given; 0 while the program has not failed.
+ * Atomic because any thread may fail, and read by the exit handler.
+ */
+static atomic_int failing;
 
 /*
  * A program started with descriptor 0, 1 or 2 closed hands that number to
@@ -71,7 +75,7 @@ static void close_stdout(void)
 		err = errno;
 	}
 	/* A program that already failed has said so; its status stands. */
-	if (failing)
+	if (atomic_load(&failing))
 		return;
 	fprintf(stderr, "%s: cannot write output: %s\n", progname,
 		err ? strerror(err) : "an earlier write failed");
@@ -96,9 +100,31 @@ const char *wb_progname(void)
 	return progname;
 }
 
+/*
+ * One failure, one line, one exit.  exit() runs the exit handlers and
+ * flushes stdio, which two threads must not do at once, and two workers
+ * that fail together would each print their own message.  So the first
+ * thread to fail claims the exit; any other that fails after it sleeps
+ * until that exit ends the whole program.  The thread that claimed it may
+ * claim again (die() claims, then calls wb_exit()).
+ */
+static void claim_exit(void)
+{
+	static atomic_flag claimed = ATOMIC_FLAG_INIT;
+	static _Thread_local bool mine;
+
+	if (mine)
+		return;
+	if (atomic_flag_test_and_set(&claimed))
+		for (;;)
+			pause();
+	mine = true;
+}
+
 void wb_exit(int status)
 {
-	failing = status;
+	claim_exit();
+	atomic_store(&failing, status);
 	exit(status);
 }
 
@@ -214,6 +240,7 @@ void die(const char *fmt, ...)
 {
 	va_list ap;
 
+	claim_exit();
 	va_start(ap, fmt);
 	wb_vreport("", fmt, ap);
 	va_end(ap);
@@ -224,6 +251,7 @@ void die_errno(int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	claim_exit();
 	va_start(ap, fmt);
 	vreport_errno(err, fmt, ap);
 	va_end(ap);

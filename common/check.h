@@ -40,7 +40,9 @@ const char *wb_progname(void);
 /*
  * exit(@status) for a program that has already said why it fails.  The
  * status stays @status even if stdout's output was lost as well, and that
- * loss gets no second message: one failure, one line.
+ * loss gets no second message: one failure, one line.  The first thread to
+ * fail exits; one that fails after it (in die(), die_errno() or here)
+ * prints nothing and sleeps until that exit ends the program.
  */
 noreturn void wb_exit(int status);
 

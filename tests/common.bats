@@ -91,6 +91,18 @@ load helpers/common
 		flunk "got: $stderr"
 }
 
+@test "check: four threads that die() at the same moment end the program once: one line, status 1, no race" {
+	run_tsan 20 args_check --fail-together
+	assert_no_race "four threads calling die() at once"
+	assert_status 1
+	[ "$stderr" = "args_check: a thread failed" ] ||
+		flunk "expected the first failure alone, on one line:" "$stderr"
+	run_prog 20 args_check --fail-together
+	assert_status 1
+	[ "$stderr" = "args_check: a thread failed" ] ||
+		flunk "expected the first failure alone, on one line:" "$stderr"
+}
+
 @test "log: lines from threads and a forked process are never torn or lost" {
 	run_prog 30 log_check --threads 8 --lines 2000
 	assert_clean_exit

@@ -5,15 +5,36 @@
  * --open PATH creates PATH as a program creates its own files (and dies
  * naming PATH if it cannot); --say TEXT prints TEXT at once, so that what
  * happens after output was printed can be tried; --quiet prints nothing.
+ * --fail-together has four threads call die() at the same moment.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
+
+/* Each thread waits until all have arrived, then they fail at once. */
+static void *fail_at_once(void *barrier)
+{
+	pthread_barrier_wait(barrier);
+	die("a thread failed");
+}
+
+static void fail_together(void)
+{
+	pthread_barrier_t barrier;
+	pthread_t t[4];
+
+	PT_CHECK(pthread_barrier_init(&barrier, NULL, 4));
+	for (int i = 0; i < 4; i++)
+		PT_CHECK(pthread_create(&t[i], NULL, fail_at_once, &barrier));
+	for (int i = 0; i < 4; i++)
+		PT_CHECK(pthread_join(t[i], NULL));
+}
 
 int main(int argc, char **argv)
 {
@@ -23,6 +44,7 @@ int main(int argc, char **argv)
 		{ "color", required_argument, NULL, 'o' },
 		{ "flag", no_argument, NULL, 'f' },
 		{ "fail", no_argument, NULL, 'F' },
+		{ "fail-together", no_argument, NULL, 'T' },
 		{ "open", required_argument, NULL, 'O' },
 		{ "say", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -49,6 +71,9 @@ int main(int argc, char **argv)
 			break;
 		case 'F':
 			die_errno(ENOENT, "opening %s", "nowhere.txt");
+		case 'T':
+			fail_together();
+			break;
 		case 'O':
 			if (fd >= 0)
 				close(fd);
