@@ -215,7 +215,7 @@ workbook_to() {
 	for to in full closed; do
 		want="workbook: cannot write output: No space left on device"
 		[ "$to" = full ] || want="workbook: cannot write output: Bad file descriptor"
-		for args in "" list progress help --help "hint 00-mutex" "lesson 00"; do
+		for args in "" list progress help --help "hint 00-mutex --all" "lesson 00"; do
 			eval "workbook_to $to $args"
 			assert_status 1 || flunk "for: workbook $args, stdout $to"
 			[ "$stderr" = "$want" ] || flunk "for: workbook $args, stdout $to: $stderr"
@@ -242,7 +242,9 @@ teardown() {
 learner_copy() {
 	[ -z "$WB_SAN" ] || skip "tests the workbook's interface: the plain build is enough"
 	WB=$BATS_TEST_TMPDIR/wb
-	wb_copy_tree "$WB" && mkdir -p "$WB/build/progress" || flunk "cannot copy the workbook"
+	if ! wb_copy_tree "$WB" || ! mkdir -p "$WB/build/progress"; then
+		flunk "cannot copy the workbook"
+	fi
 	export WORKBOOK_ROOT=$WB
 }
 
@@ -350,11 +352,12 @@ three_hints() {
 		>"$WB/exercises/00-gil/counter_mutex.c"
 	tmux_wait_for "✓ 00-mutex done — next: 00-atomic" 30
 	tmux_wait_for "watching exercises/00-gil/counter_atomic.c" 5
-	[ "$(cat "$WB/build/progress/00-mutex")" = done ] || flunk "not recorded as done"
+	[ "$(cat "$WB/build/progress/00-mutex")" = "done" ] || flunk "not recorded as done"
 
 	tmux_keys s
 	tmux_wait_for "+++ solutions/00-gil/counter_mutex.c" 5
 	tmux_wait_for "-/* my own words */" 5
+	! tmux_screen | grep -q '^+.*>>> solution' || flunk "the solution is shown with its markers"
 	[ "$(tmux_count "before you pass it")" -eq 1 ] || flunk "asked again after the pass"
 	tmux_keys q
 	tmux_wait_for "[exited 0; tty: icanon echo ]" 5
@@ -398,7 +401,7 @@ three_hints() {
 
 @test "reset: restores one file to its skeleton, keeps the old as FILE.orig, then FILE.orig.1, and touches nothing else" {
 	learner_copy
-	local dir=$WB/exercises/00-gil skel=$WB/build/skel-src/00-gil/counter_mutex.c f
+	local dir=$WB/exercises/00-gil skel=$WB/build/skel-src/00-gil/counter_mutex.c
 	echo "/* first try */" >>"$dir/counter_mutex.c"
 	cp "$dir/counter_mutex.c" "$BATS_TEST_TMPDIR/first"
 	echo "/* second try */" >>"$dir/counter_atomic.c"
@@ -459,7 +462,7 @@ three_hints() {
 		printf '#include <stdio.h>\n__attribute__((constructor)) static void mine(void)\n'
 		printf '{\n\tfputs("the learner'\''s counter_mutex.c\\n", stderr);\n}\n'
 	} >"$WB/exercises/00-gil/counter_mutex.c"
-	echo done >"$WB/build/progress/00-mutex"
+	echo "done" >"$WB/build/progress/00-mutex"
 	in_copy run race_counter --mine --mode mutex --threads 2 --iterations 1000
 	assert_status 0
 	[ "${lines[0]}" = "── race_counter, your build (exercises/00-gil: counter_mutex.c counter_atomic.c gil.c) ──" ] ||
@@ -484,7 +487,7 @@ three_hints() {
 @test "menu: the main screen shows the progress bar and what is next; the lesson opens in the pager" {
 	learner_copy
 	recording_pager
-	echo done >"$WB/build/progress/00-mutex"
+	echo "done" >"$WB/build/progress/00-mutex"
 	on_terminal $'1\nl\nb\nq'
 	assert_status 0
 	[[ $output == *"[██░░░░░░░░░░░░░░░░░░] 1 of 7 exercises done"* ]] || flunk "no progress bar: $output"
@@ -509,8 +512,8 @@ $(head -n 1 "$WB/chapters/00-gil/README.md")" ] || flunk "the lesson did not go 
 
 @test "progress ends with the progress bar" {
 	learner_copy
-	echo done >"$WB/build/progress/00-mutex"
-	echo done >"$WB/build/progress/00-atomic"
+	echo "done" >"$WB/build/progress/00-mutex"
+	echo "done" >"$WB/build/progress/00-atomic"
 	in_copy progress
 	assert_clean_exit
 	[ "${lines[-1]}" = "[█████░░░░░░░░░░░░░░░] 2 of 7 exercises done" ] || flunk "${lines[-1]}"

@@ -1436,12 +1436,24 @@ static enum event watch_wait(struct watch *w, int *key)
 	}
 }
 
+/*
+ * The solution as the learner would have written it: a solution file also
+ * holds the skeleton's stand-in code and the markers around both (see
+ * tests/helpers/mkskel.awk), which this leaves out; then diff -u against
+ * the learner's file ($1).
+ */
+static const char solution_diff[] =
+	"awk '/^[ \t]*\\/\\* (>>>|<<<) solution \\*\\/[ \t]*$/ { next }\n"
+	"     /^[ \t]*\\/\\* >>> skeleton[ \t]*$/ { stand_in = 1; next }\n"
+	"     /^[ \t]*<<< skeleton \\*\\/[ \t]*$/ { stand_in = 0; next }\n"
+	"     !stand_in' \"$2\" | diff -u --label \"$1\" --label \"$2\" \"$1\" -";
+
 /* s: the solution as a diff against the learner's file, through the pager. */
 static void watch_solution(struct watch *w)
 {
 	const struct exercise *ex = w->passed ? w->passed : w->ex;
 	char mine[PATH_MAX], sol[PATH_MAX];
-	char *argv[] = { "diff", "-u", mine, sol, NULL };
+	char *argv[] = { "sh", "-c", (char *)solution_diff, "sh", mine, sol, NULL };
 	int c;
 
 	if (!w->passed && !is_done(ex)) {
