@@ -2,6 +2,8 @@
 # The workbook program: the menu, and the subcommands scripts use.
 
 load helpers/common
+load helpers/copytree
+load helpers/tmux
 
 workbook() {
 	run --separate-stderr timeout -k 5 20 "$WB_BUILD/workbook" "$@"
@@ -31,10 +33,10 @@ menu() {
 }
 
 @test "workbook hint: the file to edit, the hint and where to read" {
-	workbook hint 00-mutex
+	workbook hint 00-mutex --all
 	assert_clean_exit
 	[[ $output == *"edit:  exercises/00-gil/counter_mutex.c"* ]] || flunk "$output"
-	[[ $output == *"hint:  counter++ is a load"* ]] || flunk "$output"
+	[[ $output == *"hint 1 of "*": $(hints 00-mutex | head -n 1)"* ]] || flunk "$output"
 	[[ $output == *"read:  chapters/00-gil/README.md"* ]] || flunk "$output"
 }
 
@@ -71,10 +73,14 @@ menu() {
 }
 
 @test "menu: a demo and a hint run from the menu and the menu comes back" {
-	menu $'1\nd2\nh1\nb\nq'
+	local root=$BATS_TEST_TMPDIR/wb
+	wb_copy_tree "$root"
+	WORKBOOK_ROOT=$root menu $'1\nd2\n\nh1\n\nb\nq'
 	assert_status 0
 	[[ $output == *"mode=io threads=2"* ]] || flunk "gil_sim did not run to the end"
-	[[ $output == *"hint:  counter++"* ]] || flunk "no hint shown"
+	[[ $output == *"hint 1 of "*": $(hints 00-mutex | head -n 1)"* ]] || flunk "no hint shown"
+	[ "$(grep -c 'press Enter to go back' <<<"$output")" -eq 2 ] ||
+		flunk "the demo's and the hint's output did not wait for Enter"
 	[ "$(grep -c 'Select:' <<<"$output")" -ge 2 ] || flunk "did not return to the main menu"
 }
 
@@ -154,12 +160,12 @@ bad_input() {
 	assert_clean_exit
 	[ "${lines[0]}" = "$(head -n 1 "$WB_ROOT/chapters/01-threading/README.md")" ] ||
 		flunk "not chapter 01's lesson: ${lines[0]}"
-	workbook hint 00-m
+	workbook hint 00-m --all
 	assert_clean_exit
 	[ "${lines[0]}" = "00-mutex: Fix the lost update with a mutex" ] || flunk "${lines[0]}"
 	workbook run race --help
 	assert_clean_exit
-	[[ ${lines[0]} == "usage: race_counter "* ]] || flunk "${lines[0]}"
+	[[ ${lines[1]} == "usage: race_counter "* ]] || flunk "${lines[1]}"
 }
 
 @test "workbook: a whole name wins over a longer name it starts" {
@@ -209,14 +215,306 @@ workbook_to() {
 	for to in full closed; do
 		want="workbook: cannot write output: No space left on device"
 		[ "$to" = full ] || want="workbook: cannot write output: Bad file descriptor"
-		for args in "" list progress help --help "hint 00-mutex" "lesson 00"; do
+		for args in "" list progress help --help "hint 00-mutex --all" "lesson 00"; do
 			eval "workbook_to $to $args"
 			assert_status 1 || flunk "for: workbook $args, stdout $to"
 			[ "$stderr" = "$want" ] || flunk "for: workbook $args, stdout $to: $stderr"
 		done
 	done
-	# run hands over to the demo, which checks its own output.
+	# run says which build runs before it hands over to the demo.
 	workbook_to full run race_counter --help
 	assert_status 1
-	[ "$stderr" = "race_counter: cannot write output: No space left on device" ] || flunk "$stderr"
+	[ "$stderr" = "workbook: cannot write output: No space left on device" ] || flunk "$stderr"
+}
+
+# ---------------------------------------------------------------- the learner's loop
+#
+# These drive the workbook on a real terminal (tmux), in a private copy of
+# the workbook (wb_copy_tree), never in the tree under test.  They test the
+# interface, not the library, so they run on the plain build only.
+
+teardown() {
+	tmux_stop
+}
+
+# learner_copy: a fresh copy in $WB (exercises are the skeletons, nothing
+# checked yet) for the workbook at $WB/build/workbook, which is what runs.
+learner_copy() {
+	[ -z "$WB_SAN" ] || skip "tests the workbook's interface: the plain build is enough"
+	WB=$BATS_TEST_TMPDIR/wb
+	if ! wb_copy_tree "$WB" || ! mkdir -p "$WB/build/progress"; then
+		flunk "cannot copy the workbook"
+	fi
+	export WORKBOOK_ROOT=$WB
+}
+
+# in_copy ARGS...: the copy's workbook, without a terminal.
+in_copy() {
+	run --separate-stderr timeout -k 5 60 "$WB/build/workbook" "$@" </dev/null
+}
+
+# on_terminal INPUT ARGS...: the copy's workbook on a pseudo-terminal
+# (script(1)), typing INPUT.
+on_terminal() {
+	local input=$1 cmd
+	shift
+	printf -v cmd '%q ' "$WB/build/workbook" "$@"
+	run timeout -k 5 60 script -qec "$cmd" /dev/null <<<"$input"
+}
+
+# A pager that records that it ran, and the first line it was given.
+recording_pager() {
+	cat >"$BATS_TEST_TMPDIR/pager" <<-'SH'
+		#!/bin/sh
+		{ echo "pager ran"; head -n 1; } >>"$PAGER_LOG"
+		cat >/dev/null
+	SH
+	chmod +x "$BATS_TEST_TMPDIR/pager"
+	export PAGER=$BATS_TEST_TMPDIR/pager PAGER_LOG=$BATS_TEST_TMPDIR/pager.log
+}
+
+# Replace exercise $1's hints in the copy's manifest with three known ones.
+three_hints() {
+	local manifest=$WB/chapters/00-gil/CHAPTER
+	awk -F'\t' -v id="$1" '!($1 == "hint" && $2 == id)' "$manifest" >"$manifest.new" &&
+		printf 'hint\t%s\tfirst, a nudge\nhint\t%s\tsecond, the concept\nhint\t%s\tthird, nearly the answer\n' \
+			"$1" "$1" "$1" >>"$manifest.new" &&
+		mv "$manifest.new" "$manifest"
+}
+
+@test "watch: a save of the exercise is seen within 2 s, and its result is shown" {
+	learner_copy
+	tmux_require
+	tmux_start "$WB/build/workbook" watch 00-mutex
+	tmux_wait_for "checking 00-mutex… [check 1]" 10
+	tmux_wait_for "watching exercises/00-gil/counter_mutex.c" 30
+	# The first check's result: the skeleton fails.
+	[ "$(cat "$WB/build/progress/00-mutex")" = "to do" ] || flunk "the check left no state"
+
+	local t0 t1
+	t0=$(date +%s%N)
+	echo "/* an edit */" >>"$WB/exercises/00-gil/counter_mutex.c"
+	tmux_wait_for "checking 00-mutex… [check 2]" 2
+	t1=$(date +%s%N)
+	assert_between "$(((t1 - t0) / 1000000))" 0 2000 "ms from the save to 'checking'"
+	tmux_wait_count "watching exercises/00-gil/counter_mutex.c" 2 30
+	tmux_screen | grep -q "not ok" || flunk "no failing check shown" "$(tmux_screen)"
+
+	tmux_keys q
+	tmux_wait_for "[exited 0; tty: icanon echo ]" 5
+}
+
+@test "watch: an editor's save by rename is seen too, and saves of other files are not" {
+	learner_copy
+	tmux_require
+	tmux_start "$WB/build/workbook" watch 00-mutex
+	tmux_wait_for "watching exercises/00-gil/counter_mutex.c" 30
+	local dir=$WB/exercises/00-gil
+	echo "/* not this one */" >>"$dir/counter_atomic.c"
+	cp "$dir/counter_mutex.c" "$dir/.counter_mutex.c.swp"
+	echo "/* saved by rename */" >>"$dir/.counter_mutex.c.swp"
+	mv "$dir/.counter_mutex.c.swp" "$dir/counter_mutex.c"
+	tmux_wait_for "checking 00-mutex… [check 2]" 2
+	tmux_wait_count "watching exercises/00-gil/counter_mutex.c" 2 30
+	[ "$(tmux_count "checking 00-mutex… [check 3]")" -eq 0 ] ||
+		flunk "one save was checked twice, or another file's save counted"
+	tmux_keys C-c
+	tmux_wait_for "[exited 130; tty: icanon echo ]" 5
+}
+
+@test "watch: without inotify (WORKBOOK_WATCH=poll) a save is still seen within 2 s" {
+	learner_copy
+	tmux_require
+	export WORKBOOK_WATCH=poll
+	tmux_start "$WB/build/workbook" watch 00-mutex
+	tmux_wait_for "watching exercises/00-gil/counter_mutex.c" 30
+	echo "/* an edit */" >>"$WB/exercises/00-gil/counter_mutex.c"
+	tmux_wait_for "checking 00-mutex… [check 2]" 2
+	tmux_keys q
+	tmux_wait_for "[exited 0; tty: icanon echo ]" 30
+}
+
+@test "watch: s refuses the solution before a pass; a pass moves on to the next exercise; then s shows the diff" {
+	learner_copy
+	tmux_require
+	export PAGER=cat
+	tmux_start "$WB/build/workbook" watch 00-mutex
+	tmux_wait_for "watching exercises/00-gil/counter_mutex.c" 30
+	tmux_keys s
+	tmux_wait_for "the solution of 00-mutex, before you pass it? [y/N]" 5
+	tmux_keys n
+	tmux_wait_for "not shown" 5
+	[ "$(tmux_count "+++ solutions/00-gil/counter_mutex.c")" -eq 0 ] ||
+		flunk "the solution was shown without a yes"
+
+	# The learner's own passing version: the solution with a line of theirs.
+	{ cat "$WB/solutions/00-gil/counter_mutex.c"; echo "/* my own words */"; } \
+		>"$WB/exercises/00-gil/counter_mutex.c"
+	tmux_wait_for "✓ 00-mutex done — next: 00-atomic" 30
+	tmux_wait_for "watching exercises/00-gil/counter_atomic.c" 5
+	[ "$(cat "$WB/build/progress/00-mutex")" = "done" ] || flunk "not recorded as done"
+
+	tmux_keys s
+	tmux_wait_for "+++ solutions/00-gil/counter_mutex.c" 5
+	tmux_wait_for "-/* my own words */" 5
+	! tmux_screen | grep -q '^+.*>>> solution' || flunk "the solution is shown with its markers"
+	[ "$(tmux_count "before you pass it")" -eq 1 ] || flunk "asked again after the pass"
+	tmux_keys q
+	tmux_wait_for "[exited 0; tty: icanon echo ]" 5
+}
+
+@test "watch: h shows the next hint level each time, and the level is kept" {
+	learner_copy
+	tmux_require
+	three_hints 00-mutex
+	tmux_start "$WB/build/workbook" watch 00-mutex
+	tmux_wait_for "watching exercises/00-gil/counter_mutex.c" 30
+	tmux_keys h
+	tmux_wait_for "hint 1 of 3: first, a nudge" 5
+	[ "$(tmux_count "hint 2 of 3")" -eq 0 ] || flunk "two levels at once"
+	tmux_keys h
+	tmux_wait_for "hint 2 of 3: second, the concept" 5
+	tmux_keys q
+	tmux_wait_for "[exited 0;" 5
+	in_copy hint 00-mutex
+	assert_clean_exit
+	[[ $output == *"hint 3 of 3: third, nearly the answer"* ]] || flunk "$output"
+	[[ $output == *"solutions/00-gil/counter_mutex.c"* ]] || flunk "no pointer to the solution"
+	in_copy hint 00-mutex
+	[[ $output == *"hint 3 of 3: third, nearly the answer"* ]] || flunk "the last level is not repeated"
+	in_copy hint 00-mutex --all
+	[[ $output == *"hint 1 of 3"*"hint 2 of 3"*"hint 3 of 3"* ]] || flunk "$output"
+}
+
+@test "watch: without a terminal it refuses in one line; --once checks once and exits with the check's status" {
+	learner_copy
+	in_copy watch 00-mutex
+	bad_input help
+	[[ $stderr == *"--once"* ]] || flunk "does not say what to use instead: $stderr"
+	[ ! -e "$WB/build/progress/00-mutex" ] || flunk "it checked anyway"
+	in_copy watch 00-mutex --once
+	assert_status 1
+	[ "$(cat "$WB/build/progress/00-mutex")" = "to do" ] || flunk "no state recorded"
+	in_copy watch 00-mutex 00-atomic
+	bad_input help
+}
+
+@test "reset: restores one file to its skeleton, keeps the old as FILE.orig, then FILE.orig.1, and touches nothing else" {
+	learner_copy
+	local dir=$WB/exercises/00-gil skel=$WB/build/skel-src/00-gil/counter_mutex.c
+	echo "/* first try */" >>"$dir/counter_mutex.c"
+	cp "$dir/counter_mutex.c" "$BATS_TEST_TMPDIR/first"
+	echo "/* second try */" >>"$dir/counter_atomic.c"
+	cp -a "$WB/exercises" "$BATS_TEST_TMPDIR/before"
+	echo "to do" >"$WB/build/progress/00-mutex"
+	echo 2 >"$WB/build/progress/00-mutex.hint"
+
+	in_copy reset 00-mutex
+	bad_input help
+	cmp -s "$dir/counter_mutex.c" "$BATS_TEST_TMPDIR/first" || flunk "changed without a yes"
+
+	in_copy reset 00-mutex --yes
+	assert_clean_exit
+	[[ $output == *"your version is in exercises/00-gil/counter_mutex.c.orig"* ]] || flunk "$output"
+	cmp "$dir/counter_mutex.c" "$skel" || flunk "not the skeleton"
+	cmp "$dir/counter_mutex.c.orig" "$BATS_TEST_TMPDIR/first" || flunk "the old version is not kept"
+	[ ! -e "$WB/build/progress/00-mutex" ] && [ ! -e "$WB/build/progress/00-mutex.hint" ] ||
+		flunk "the state and hint level were not reset"
+
+	in_copy reset 00-mutex --yes
+	assert_clean_exit
+	[[ $output == *"already is the skeleton"* ]] || flunk "$output"
+	[ ! -e "$dir/counter_mutex.c.orig.1" ] || flunk "kept a copy of the skeleton"
+
+	echo "/* third try */" >>"$dir/counter_mutex.c"
+	in_copy reset 00-mutex --yes
+	assert_clean_exit
+	grep -q "third try" "$dir/counter_mutex.c.orig.1" || flunk "the second old version is not kept"
+	cmp -s "$dir/counter_mutex.c.orig" "$BATS_TEST_TMPDIR/first" || flunk "FILE.orig was overwritten"
+	cmp "$dir/counter_mutex.c" "$skel" || flunk "not the skeleton"
+	# Every other exercise file is as it was, and nothing else appeared.
+	rm "$dir/counter_mutex.c"* "$BATS_TEST_TMPDIR/before/00-gil/counter_mutex.c"
+	diff -r "$BATS_TEST_TMPDIR/before" "$WB/exercises" || flunk "another exercise was touched"
+}
+
+@test "reset: on a terminal it asks first, and anything but y keeps everything" {
+	learner_copy
+	local dir=$WB/exercises/00-gil
+	echo "/* mine */" >>"$dir/counter_mutex.c"
+	cp "$dir/counter_mutex.c" "$BATS_TEST_TMPDIR/mine"
+	on_terminal n reset 00-mutex
+	assert_status 1
+	[[ $output == *"replace exercises/00-gil/counter_mutex.c with its skeleton? your version is kept as exercises/00-gil/counter_mutex.c.orig [y/N]"* ]] ||
+		flunk "$output"
+	[[ $output == *"nothing changed"* ]] || flunk "$output"
+	cmp "$dir/counter_mutex.c" "$BATS_TEST_TMPDIR/mine" || flunk "changed after a no"
+	[ ! -e "$dir/counter_mutex.c.orig" ] || flunk "kept a copy after a no"
+	on_terminal y reset 00-mutex
+	assert_status 0
+	cmp "$dir/counter_mutex.c.orig" "$BATS_TEST_TMPDIR/mine" || flunk "not kept after a yes"
+}
+
+@test "run DEMO --mine: builds and runs the learner's files, and the first line says which build" {
+	learner_copy
+	# The learner's counter_mutex.c: a working one that says so when it runs.
+	{
+		cat "$WB/solutions/00-gil/counter_mutex.c"
+		printf '#include <stdio.h>\n__attribute__((constructor)) static void mine(void)\n'
+		printf '{\n\tfputs("the learner'\''s counter_mutex.c\\n", stderr);\n}\n'
+	} >"$WB/exercises/00-gil/counter_mutex.c"
+	echo "done" >"$WB/build/progress/00-mutex"
+	in_copy run race_counter --mine --mode mutex --threads 2 --iterations 1000
+	assert_status 0
+	[ "${lines[0]}" = "── race_counter, your build (exercises/00-gil: counter_mutex.c counter_atomic.c gil.c) ──" ] ||
+		flunk "first line: ${lines[0]}"
+	[[ $output == *"00-atomic is not done yet: this demo may fail; Ctrl-C stops it"* ]] || flunk "$output"
+	[[ $output != *"00-mutex is not done"* ]] || flunk "00-mutex is done: $output"
+	[[ $output == *"mutex   expected=2000 counted=2000"* ]] || flunk "$output"
+	[ "$stderr" = "the learner's counter_mutex.c" ] || flunk "not the learner's build: $stderr"
+	[ -x "$WB/build/mine/00-gil/race_counter" ] || flunk "no build/mine/00-gil/race_counter"
+
+	in_copy run race_counter --mode mutex --threads 2 --iterations 1000
+	assert_clean_exit
+	[ "${lines[0]}" = "── race_counter, reference build (solutions/) ──" ] || flunk "${lines[0]}"
+
+	echo "this does not compile" >>"$WB/exercises/00-gil/counter_atomic.c"
+	in_copy run race_counter --mine
+	assert_status 1
+	[[ $stderr == *"your build of 00-gil failed"* ]] || flunk "$stderr"
+	[[ $output != *"──"* ]] || flunk "ran a demo that did not build: $output"
+}
+
+@test "menu: the main screen shows the progress bar and what is next; the lesson opens in the pager" {
+	learner_copy
+	recording_pager
+	echo "done" >"$WB/build/progress/00-mutex"
+	on_terminal $'1\nl\nb\nq'
+	assert_status 0
+	[[ $output == *"[██░░░░░░░░░░░░░░░░░░] 1 of 7 exercises done"* ]] || flunk "no progress bar: $output"
+	[[ $output == *"next: 00-atomic — Fix the lost update with C11 atomics"* ]] || flunk "no next: $output"
+	[ "$(cat "$PAGER_LOG")" = "pager ran
+$(head -n 1 "$WB/chapters/00-gil/README.md")" ] || flunk "the lesson did not go through the pager: $(cat "$PAGER_LOG" 2>&1)"
+}
+
+@test "lesson: on a terminal without PAGER or less, it is paged a screen at a time" {
+	learner_copy
+	mkdir "$BATS_TEST_TMPDIR/bin"
+	local cmd readme=$WB/chapters/00-gil/README.md
+	printf -v cmd '%q ' env PAGER= PATH="$BATS_TEST_TMPDIR/bin" LINES=10 \
+		"$WB/build/workbook" lesson 00
+	run timeout -k 5 20 script -qec "$cmd" /dev/null <<<$'\nq'
+	assert_status 0
+	[ "$(grep -o -- '--more-- Enter/q' <<<"$output" | wc -l)" -eq 2 ] ||
+		flunk "not two screens and a q:" "$output"
+	[[ $output == *"$(head -n 1 "$readme")"* ]] || flunk "no first line"
+	[[ $output != *"$(tail -n 1 "$readme")"* ]] || flunk "q did not stop it"
+}
+
+@test "progress ends with the progress bar" {
+	learner_copy
+	echo "done" >"$WB/build/progress/00-mutex"
+	echo "done" >"$WB/build/progress/00-atomic"
+	in_copy progress
+	assert_clean_exit
+	[ "${lines[-1]}" = "[█████░░░░░░░░░░░░░░░] 2 of 7 exercises done" ] || flunk "${lines[-1]}"
 }
