@@ -4,7 +4,7 @@
 # Needs: a C11 compiler, make, pkg-config, libcurl and sqlite3 development
 # files, bats-core, curl and the sqlite3 shell (the checks compare the demos
 # with them), patch (the wrong solutions in tests/mutants/ are patches), git
-# (the skeleton sync check reads the index), clang-format (make
+# (the format check and the checks that copy the workbook list its files), clang-format (make
 # format-check), gdb (when a check times out, it says where each thread of
 # the stuck program waited) and tmux (the checks of `workbook watch` drive it
 # through a real terminal).
