@@ -65,6 +65,7 @@ assert_no_stack_lines() {
 	[ "$(grep -c 'exercises/01-threading/map.c' <<<"$output")" -eq 1 ] ||
 		flunk "expected one line naming map.c:" "$output"
 	grep -q 'map.c holds your edits; left as it is' <<<"$output" || flunk "$output"
+	! grep -q 'FORCE' <<<"$output" || flunk "the refusal suggests overwriting the learner's work:" "$output"
 	[ "$(grep -c 'holds your edits' <<<"$output")" -eq 1 ] || flunk "other files named:" "$output"
 	cmp -s "$ex/01-threading/pool.c" "$COPY/build/skel-src/01-threading/pool.c" ||
 		flunk "the missing pool.c was not written"

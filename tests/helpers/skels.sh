@@ -65,8 +65,7 @@ for sol in solutions/*/*.c; do
 		cmp -s "$ex" "$skel" && continue
 		if [ "$force" -eq 0 ] && [ "$(checksum "$ex")" != "$(recorded "$rel")" ]; then
 			id=$(exercise_of "$rel")
-			echo "make skels: $ex holds your edits; left as it is" \
-				"(${id:+build/workbook reset $id restores its skeleton and keeps your version; }FORCE=1 overwrites it, edits and all)"
+			echo "make skels: $ex holds your edits; left as it is${id:+" (build/workbook reset $id restores its skeleton and keeps your version)"}"
 			kept=$((kept + 1))
 			continue
 		fi
