@@ -42,7 +42,7 @@ else
 $(error SAN must be empty, thread or address, not '$(SAN)')
 endif
 
-PKGS := libcurl sqlite3
+PKGS := libcurl sqlite3 gmp
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

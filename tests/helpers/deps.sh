@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # deps.sh - find what the workbook needs and, where allowed, install it.
 #
-# Needs: a C11 compiler, make, pkg-config, libcurl and sqlite3 development
-# files, bats-core, curl and the sqlite3 shell (the checks compare the demos
-# with them), patch (the wrong solutions in tests/mutants/ are patches), git
-# (the format check and the checks that copy the workbook list its files), clang-format (make
-# format-check), gdb (when a check times out, it says where each thread of
-# the stuck program waited) and tmux (the checks of `workbook watch` drive it
-# through a real terminal).
+# Needs: a C11 compiler, make, pkg-config, the libcurl, sqlite3 and GMP
+# development files, bats-core, curl and the sqlite3 shell (the checks
+# compare the demos with them), patch (the wrong solutions in tests/mutants/
+# are patches), git (the format check and the checks that copy the workbook
+# list its files), clang-format (make format-check), gdb (when a check times
+# out, it says where each thread of the stuck program waited) and tmux (the
+# checks of `workbook watch` drive it through a real terminal).
 # On Debian or Ubuntu, as root or with sudo, missing pieces are installed with
 # apt-get; elsewhere the exact commands are printed and the build stops.
 set -u
@@ -38,8 +38,9 @@ have timeout || missing+=(coreutils)
 if have pkg-config; then
 	pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
 	pkg-config --exists sqlite3 || missing+=(libsqlite3-dev)
+	pkg-config --exists gmp || missing+=(libgmp-dev)
 else
-	missing+=(libcurl4-openssl-dev libsqlite3-dev)
+	missing+=(libcurl4-openssl-dev libsqlite3-dev libgmp-dev)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -67,9 +68,9 @@ fi
 
 cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
-  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux libcurl4-openssl-dev libsqlite3-dev
-  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux libcurl-devel sqlite-devel
-  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format tmux
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux libcurl4-openssl-dev libsqlite3-dev libgmp-dev
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux libcurl-devel sqlite-devel gmp-devel
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format gmp tmux
     but note: the workbook targets Linux; macOS lacks pthread barriers,
     clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.
