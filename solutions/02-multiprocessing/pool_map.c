@@ -32,6 +32,7 @@ size_t procpool_chunksize(size_t n, int workers)
 	/* >>> skeleton
 	c = 1;
 	(void)per;
+	(void)n;
 	<<< skeleton */
 	return c ? c : 1;
 }
@@ -227,6 +228,8 @@ int pp_step(struct procpool *p, int64_t deadline)
 	/* <<< solution */
 	/* >>> skeleton
 	(void)n;
+	(void)deadline;
+	(void)poll_timeout;
 	return -ENOSYS;
 	<<< skeleton */
 	if (p->pfds[p->size].revents)

@@ -47,7 +47,7 @@
 
 #define GATES 8
 #define GATE_MS 5000
-#define WATCHDOG_S 20
+#define WATCHDOG_S 10
 
 /* Pipes the workers inherit: gate[i][0] is read by a task, [1] written. */
 static int gate[GATES][2];
