@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2154  # bats' run sets status, output, stderr
 # Chapter 02, multiprocessing: the process pool, factorial(50000) with GMP,
 # cpu_count, the demo, and exercise 02-pool-map.
 #
