@@ -160,8 +160,7 @@ int mgr_parse_int64(const unsigned char *s, size_t len, int64_t *out)
 	return 0;
 }
 
-int mgr_split(const struct frame *req, const char **key, const unsigned char **arg,
-	      size_t *arglen)
+int mgr_split(const struct frame *req, const char **key, const unsigned char **arg, size_t *arglen)
 {
 	const unsigned char *nul = req->len ? memchr(req->data, '\0', req->len) : NULL;
 	size_t klen;
@@ -237,8 +236,7 @@ static noreturn void server_main(int listen_fd, pid_t parent, const struct manag
 	else
 		rc = mgr_serve(listen_fd, stop_fd, o);
 	if (rc < 0) {
-		fprintf(stderr, "%s: manager server: %s\n", wb_progname(),
-			manager_strerror(rc));
+		fprintf(stderr, "%s: manager server: %s\n", wb_progname(), manager_strerror(rc));
 	}
 	/*
 	 * _exit: the atexit handlers are the parent's (its stdout check, its

@@ -74,11 +74,11 @@ struct manager_client;
 
 /* Each field 0 means its default above. */
 struct manager_opts {
-	uint32_t max_frame;	/* the largest request payload, in bytes */
-	int max_clients;	/* connections served at once */
-	long idle_ms;		/* close a connection silent this long */
-	long head_ms;		/* close one stuck this long inside a frame */
-	long reply_ms;		/* a proxy's limit on each direction */
+	uint32_t max_frame; /* the largest request payload, in bytes */
+	int max_clients;    /* connections served at once */
+	long idle_ms;	    /* close a connection silent this long */
+	long head_ms;	    /* close one stuck this long inside a frame */
+	long reply_ms;	    /* a proxy's limit on each direction */
 };
 
 /*

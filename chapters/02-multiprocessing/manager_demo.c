@@ -231,8 +231,8 @@ int main(int argc, char **argv)
 	printf("two processes wrote \"a\" and \"b\"; the parent reads: ");
 	print_dict(c);
 
-	printf("\n%ld processes add 1 to one counter %ld times each (expected %lld):\n", procs,
-	       ops, expected);
+	printf("\n%ld processes add 1 to one counter %ld times each (expected %lld):\n", procs, ops,
+	       expected);
 	/* Python's d[k] = d[k] + 1 needs d[k] to exist: start it at 0. */
 	rc = manager_set(c, "getset", "0", 1);
 	if (rc)

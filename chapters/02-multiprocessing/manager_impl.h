@@ -83,8 +83,7 @@ int mgr_parse_int64(const unsigned char *s, size_t len, int64_t *out);
  * Returns 0, or -EINVAL when there is no '\0' or the key is empty or
  * longer than MANAGER_KEY_MAX.
  */
-int mgr_split(const struct frame *req, const char **key, const unsigned char **arg,
-	      size_t *arglen);
+int mgr_split(const struct frame *req, const char **key, const unsigned char **arg, size_t *arglen);
 
 /*
  * A reply being built: kind, and a payload that grows as needed.

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -187,8 +189,9 @@ static void case_contents(void)
 		if (rc)
 			die("get %s: %s", keys[i], manager_strerror(rc));
 		if (strcmp(keys[i], "binary") == 0)
-			printf("binary %s\n",
-			       len == sizeof(binary) && !memcmp(v, binary, len) ? "intact" : "changed");
+			printf("binary %s\n", len == sizeof(binary) && !memcmp(v, binary, len)
+						      ? "intact"
+						      : "changed");
 		else
 			printf("%s=%s (%zu bytes)\n", keys[i], v, len);
 		free(v);
@@ -228,7 +231,8 @@ static int incr_client(struct manager *m, int i, void *arg)
 		sum += now;
 	}
 	if (rc) {
-		fprintf(stderr, "%s: client %d: incr: %s\n", wb_progname(), i, manager_strerror(rc));
+		fprintf(stderr, "%s: client %d: incr: %s\n", wb_progname(), i,
+			manager_strerror(rc));
 		manager_close(c);
 		return 1;
 	}
@@ -316,6 +320,24 @@ static void raw_frame(int fd, uint32_t magic, uint32_t kind, uint32_t id, uint32
 }
 
 /*
+ * Wait until the server has read everything sent on @fd (SIOCOUTQ: on a
+ * Unix stream socket, the bytes still queued at the peer), so that the next
+ * byte arrives in a read of its own.  The kernel offers no event for this:
+ * look every millisecond, for at most the reply timeout.
+ */
+static void wait_taken(int fd)
+{
+	int64_t deadline = clk_deadline_ms(reply_ms);
+	int queued;
+
+	while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+		if (clk_passed(deadline))
+			return; /* the reply, or its absence, tells the rest */
+		clk_sleep_ms(1);
+	}
+}
+
+/*
  * Read the reply and describe it: "ERR EPROTO id=none", "OK id=7",
  * "none (timeout)", "closed".
  */
@@ -399,8 +421,10 @@ static void case_malformed(void)
 
 		frame_encode(frame, MGR_GET, 7, 5);
 		memcpy(frame + FRAME_HEADER, "keep", 5);
-		for (size_t i = 0; i < sizeof(frame); i++)
+		for (size_t i = 0; i < sizeof(frame); i++) {
 			raw_send(fd, frame + i, 1);
+			wait_taken(fd);
+		}
 		raw_reply(fd, got, sizeof(got));
 		printf("byte by byte: %s\n", got);
 	}
@@ -609,8 +633,10 @@ static void case_shutdown(void)
 	printf("served: %s\n", code_name(manager_set(c, "k", "v", 1)));
 	rc = manager_shutdown(m, &status);
 	printf("shutdown: %s, status %d\n", code_name(rc), status);
-	printf("server process: %s\n", kill(pid, 0) != 0 && errno == ESRCH ? "gone" : "still there");
-	printf("socket file: %s\n", stat(path, &st) != 0 && errno == ENOENT ? "gone" : "still there");
+	printf("server process: %s\n",
+	       kill(pid, 0) != 0 && errno == ESRCH ? "gone" : "still there");
+	printf("socket file: %s\n",
+	       stat(path, &st) != 0 && errno == ENOENT ? "gone" : "still there");
 	printf("a proxy after it: %s\n", code_name(manager_set(c, "k", "v", 1)));
 	manager_close(c);
 }
@@ -624,8 +650,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const char *const cases[] = { "contents", "incr",     "malformed", "death", "full",
-					     "timeouts", "idle",     "shutdown",  NULL };
+	static const char *const cases[] = { "contents", "incr", "malformed", "death", "full",
+					     "timeouts", "idle", "shutdown",  NULL };
 	enum { OPT_CASE = 1, OPT_PROCS, OPT_OPS, OPT_REPLY, OPT_HELP };
 	static const struct option opts[] = {
 		{ "case", required_argument, NULL, OPT_CASE },
