@@ -216,7 +216,8 @@ static void accept_clients(struct server *s, int listen_fd)
 			close(fd);
 			continue;
 		}
-		s->clients[s->n++] = (struct client){ .fd = fd, .deadline = after_ms(s->o->idle_ms) };
+		s->clients[s->n++] = (struct client){ .fd = fd,
+						      .deadline = after_ms(s->o->idle_ms) };
 	}
 	/*
 	 * EAGAIN: none left.  Anything else (out of descriptors) leaves the
@@ -252,7 +253,8 @@ static int serve_loop(struct server *s, int listen_fd, int stop_fd)
 		s->pfds[0] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
 		s->pfds[1] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
 		for (size_t i = 0; i < s->n; i++)
-			s->pfds[2 + i] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLIN };
+			s->pfds[2 + i] = (struct pollfd){ .fd = s->clients[i].fd,
+							  .events = POLLIN };
 		if (poll(s->pfds, 2 + s->n, poll_timeout(s)) < 0) {
 			if (errno == EINTR)
 				continue;
