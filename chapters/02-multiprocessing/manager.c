@@ -202,7 +202,10 @@ void mgr_reply_error(struct mgr_reply *r, int code)
 
 	r->kind = MGR_ERR;
 	r->len = 0;
-	/* Four bytes fit the 64 any payload starts with, or fail harmlessly. */
+	/*
+	 * Out of memory even for four bytes, the reply goes out empty, and
+	 * the client reports a malformed reply instead of waiting forever.
+	 */
 	if (mgr_reply_add(r, &c, sizeof(c)) != 0)
 		r->len = 0;
 }
