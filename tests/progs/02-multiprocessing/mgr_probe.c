@@ -1,0 +1,717 @@
+/*
+ * mgr_probe.c - the manager's promises, one scene per --case, each printing
+ * what it saw as key=value words or fixed lines for the checks to compare:
+ *
+ *   contents   several processes each write entries; the parent reads the
+ *              whole dictionary back, deletes one, asks for a missing key
+ *   incr       --procs processes x --ops increments of one counter at once
+ *   malformed  broken and wrong requests sent by hand on raw connections,
+ *              each answered as the protocol says, the dictionary intact
+ *   death      a process killed halfway through sending a request
+ *   full       one client more than max_clients
+ *   timeouts   a silent client and a client stuck inside a frame are closed
+ *   idle       the server's CPU time while its clients are silent
+ *   shutdown   what manager_shutdown() leaves behind
+ *
+ * Every scene also prints server=PID, so the checks can see that no
+ * process outlives the probe.  Each wait on the server is bounded by the
+ * proxies' reply timeout (--reply-ms) or the raw sockets' receive timeout,
+ * so a broken server makes a scene fail with a message, not hang.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "check.h"
+#include "clock.h"
+#include "manager_impl.h"
+
+#define IDLE_WINDOW_MS 500
+
+static long reply_ms = 3000;
+
+static struct manager *start(const struct manager_opts *o)
+{
+	struct manager_opts opts = o ? *o : (struct manager_opts){ 0 };
+	struct manager *m;
+	int rc;
+
+	opts.reply_ms = reply_ms;
+	rc = manager_start(&m, &opts);
+	if (rc)
+		die("manager_start: %s", manager_strerror(rc));
+	printf("server=%d\n", (int)manager_pid(m));
+	fflush(stdout);
+	return m;
+}
+
+static struct manager_client *connect_or_die(struct manager *m)
+{
+	struct manager_client *c;
+	int rc = manager_connect(m, &c);
+
+	if (rc)
+		die("manager_connect: %s", manager_strerror(rc));
+	return c;
+}
+
+static void stop(struct manager *m)
+{
+	int status, rc = manager_shutdown(m, &status);
+
+	if (rc)
+		die("manager_shutdown: %s", manager_strerror(rc));
+	if (status != 0)
+		die("the server did not stop cleanly: wait status %d", status);
+}
+
+/* "name" of an error code, for exact lines: ENOENT, EPROTO ... */
+static const char *code_name(int rc)
+{
+	static const struct {
+		int code;
+		const char *name;
+	} names[] = { { 0, "ok" },
+		      { -ENOENT, "ENOENT" },
+		      { -EINVAL, "EINVAL" },
+		      { -EBADRQC, "EBADRQC" },
+		      { -EILSEQ, "EILSEQ" },
+		      { -ERANGE, "ERANGE" },
+		      { -EMSGSIZE, "EMSGSIZE" },
+		      { -EPROTO, "EPROTO" },
+		      { -EUSERS, "EUSERS" },
+		      { -ETIMEDOUT, "ETIMEDOUT" },
+		      { -ECONNRESET, "ECONNRESET" },
+		      { -ENOSYS, "ENOSYS" } };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == rc)
+			return names[i].name;
+	return manager_strerror(rc);
+}
+
+/*
+ * Fork @n children running @fn(@m, i, @arg); they start together when the
+ * gate opens and the parent waits for all.  Dies if one failed.
+ */
+static void fork_all(struct manager *m, int n, int (*fn)(struct manager *, int, void *), void *arg)
+{
+	pid_t parent = getpid(), pids[64];
+	int gate[2], status, failed = 0;
+	char b;
+
+	if (pipe2(gate, O_CLOEXEC) != 0)
+		die_errno(errno, "pipe");
+	fflush(stdout);
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			die_errno(errno, "fork");
+		if (pids[i] == 0) {
+			close(gate[1]);
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+				_exit(1);
+			while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+				;
+			int rc = fn(m, i, arg);
+			fflush(stdout);
+			_exit(rc != 0);
+		}
+	}
+	close(gate[0]);
+	close(gate[1]);
+	for (int i = 0; i < n; i++) {
+		while (waitpid(pids[i], &status, 0) < 0)
+			if (errno != EINTR)
+				die_errno(errno, "waitpid");
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	}
+	if (failed)
+		die("a client process failed");
+}
+
+/* ------------------------------------------------------------- contents */
+
+static int write_entries(struct manager *m, int i, void *arg)
+{
+	struct manager_client *c;
+	char key[32], value[32];
+	int rc;
+
+	(void)arg;
+	rc = manager_connect(m, &c);
+	for (int k = 0; rc == 0 && k < 3; k++) {
+		snprintf(key, sizeof(key), "p%d-k%d", i, k);
+		snprintf(value, sizeof(value), "value %d.%d", i, k);
+		rc = manager_set(c, key, value, strlen(value));
+	}
+	if (rc)
+		fprintf(stderr, "%s: client %d: %s\n", wb_progname(), i, manager_strerror(rc));
+	manager_close(c);
+	return rc;
+}
+
+static void case_contents(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c;
+	static const unsigned char binary[] = { 'x', 0, 0xff, '\n', 'y' };
+	char **keys, *v;
+	size_t n, len;
+	int rc;
+
+	fork_all(m, 4, write_entries, NULL);
+	c = connect_or_die(m);
+	/* Values are bytes: a NUL inside and an empty value come back whole. */
+	if ((rc = manager_set(c, "binary", binary, sizeof(binary))) ||
+	    (rc = manager_set(c, "empty", "", 0)) || (rc = manager_delete(c, "p3-k1")))
+		die("set/delete: %s", manager_strerror(rc));
+	rc = manager_keys(c, &keys, &n);
+	if (rc)
+		die("keys: %s", manager_strerror(rc));
+	printf("keys=%zu\n", n);
+	for (size_t i = 0; i < n; i++) {
+		rc = manager_get(c, keys[i], &v, &len);
+		if (rc)
+			die("get %s: %s", keys[i], manager_strerror(rc));
+		if (strcmp(keys[i], "binary") == 0)
+			printf("binary %s\n", len == sizeof(binary) && !memcmp(v, binary, len)
+						      ? "intact"
+						      : "changed");
+		else
+			printf("%s=%s (%zu bytes)\n", keys[i], v, len);
+		free(v);
+	}
+	manager_keys_free(keys, n);
+	rc = manager_get(c, "p3-k1", &v, &len);
+	printf("get deleted: %s\n", code_name(rc));
+	printf("delete missing: %s\n", code_name(manager_delete(c, "nothing")));
+	printf("incr text: %s\n", code_name(manager_incr(c, "p0-k0", 1, NULL)));
+	printf("empty key: %s\n", code_name(manager_set(c, "", "x", 1)));
+	manager_close(c);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- incr */
+
+struct incr_run {
+	long ops;
+	int sums[2]; /* a pipe: each client writes the sum of what incr returned */
+};
+
+static int incr_client(struct manager *m, int i, void *arg)
+{
+	struct incr_run *r = arg;
+	struct manager_client *c;
+	long long sum = 0;
+	int64_t now, last = 0;
+	int rc;
+
+	rc = manager_connect(m, &c);
+	for (long k = 0; rc == 0 && k < r->ops; k++) {
+		rc = manager_incr(c, "counter", 1, &now);
+		/* One client's own increments can only see the counter grow. */
+		if (rc == 0 && now <= last)
+			rc = -EPROTO;
+		last = now;
+		sum += now;
+	}
+	if (rc) {
+		fprintf(stderr, "%s: client %d: incr: %s\n", wb_progname(), i,
+			manager_strerror(rc));
+		manager_close(c);
+		return 1;
+	}
+	manager_close(c);
+	return write(r->sums[1], &sum, sizeof(sum)) != sizeof(sum);
+}
+
+static void case_incr(long procs, long ops)
+{
+	struct incr_run r = { .ops = ops };
+	struct manager *m = start(NULL);
+	struct manager_client *c;
+	long long sum = 0, part, total = procs * ops;
+	char *v;
+	size_t len;
+	int rc;
+
+	if (pipe2(r.sums, O_CLOEXEC) != 0)
+		die_errno(errno, "pipe");
+	fork_all(m, (int)procs, incr_client, &r);
+	close(r.sums[1]);
+	while (read(r.sums[0], &part, sizeof(part)) == sizeof(part))
+		sum += part;
+	close(r.sums[0]);
+	c = connect_or_die(m);
+	rc = manager_get(c, "counter", &v, &len);
+	if (rc)
+		die("get counter: %s", manager_strerror(rc));
+	/*
+	 * Each increment saw a value of its own: together they saw 1, 2, ...
+	 * total, whose sum is known.  A lost update shows in the count, two
+	 * increments that saw the same value show in the sum.
+	 */
+	printf("counter=%s expected=%lld\n", v, total);
+	printf("returned_sum=%s\n", sum == total * (total + 1) / 2 ? "exact" : "wrong");
+	free(v);
+	manager_close(c);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- raw frames */
+
+static int raw_connect(const struct manager *m)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = reply_ms / 1000, .tv_usec = (reply_ms % 1000) * 1000 };
+	struct frame hello;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		die_errno(errno, "socket");
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	strcpy(addr.sun_path, manager_path(m));
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+		die_errno(errno, "connect");
+	if (frame_recv(fd, &hello, 64) != 1 || hello.kind != MGR_HELLO)
+		die("no greeting from the server");
+	frame_release(&hello);
+	return fd;
+}
+
+static void raw_send(int fd, const void *p, size_t len)
+{
+	if (send(fd, p, len, MSG_NOSIGNAL) != (ssize_t)len)
+		die_errno(errno, "send");
+}
+
+/*
+ * Send a header claiming @len bytes, then @sent bytes of @payload, in one
+ * send(): the server may close the connection as soon as it has read the
+ * header, and a second send would then fail.
+ */
+static void raw_frame(int fd, uint32_t magic, uint32_t kind, uint32_t id, uint32_t len,
+		      const void *payload, size_t sent)
+{
+	uint32_t hdr[4] = { magic, kind, id, len };
+	unsigned char buf[FRAME_HEADER + 64];
+
+	if (sent > 64)
+		die("raw_frame: payload too long");
+	memcpy(buf, hdr, FRAME_HEADER);
+	if (sent)
+		memcpy(buf + FRAME_HEADER, payload, sent);
+	raw_send(fd, buf, FRAME_HEADER + sent);
+}
+
+/*
+ * Wait until the server has read everything sent on @fd (SIOCOUTQ: on a
+ * Unix stream socket, the bytes still queued at the peer), so that the next
+ * byte arrives in a read of its own.  The kernel offers no event for this:
+ * look every millisecond, for at most the reply timeout.
+ */
+static void wait_taken(int fd)
+{
+	int64_t deadline = clk_deadline_ms(reply_ms);
+	int queued;
+
+	while (ioctl(fd, SIOCOUTQ, &queued) == 0 && queued > 0) {
+		if (clk_passed(deadline))
+			return; /* the reply, or its absence, tells the rest */
+		clk_sleep_ms(1);
+	}
+}
+
+/*
+ * Read the reply and describe it: "ERR EPROTO id=none", "OK id=7",
+ * "none (timeout)", "closed".
+ */
+static void raw_reply(int fd, char *out, size_t len)
+{
+	struct frame f;
+	int rc = frame_recv(fd, &f, 1 << 20);
+	uint32_t code;
+
+	if (rc == 0) {
+		snprintf(out, len, "closed");
+	} else if (rc < 0) {
+		snprintf(out, len, "%s", rc == -EAGAIN ? "none (timeout)" : code_name(rc));
+	} else if (f.kind == MGR_ERR && f.len == 4) {
+		memcpy(&code, f.data, 4);
+		if (f.id == MGR_NO_ID)
+			snprintf(out, len, "ERR %s id=none", code_name(-(int)code));
+		else
+			snprintf(out, len, "ERR %s id=%u", code_name(-(int)code), f.id);
+	} else {
+		snprintf(out, len, "%s id=%u", f.kind == MGR_OK ? "OK" : "kind?", f.id);
+	}
+	if (rc > 0)
+		frame_release(&f);
+}
+
+/* After the last word, the server has closed the connection. */
+static const char *closed(int fd)
+{
+	char b;
+	ssize_t n = recv(fd, &b, 1, 0);
+
+	/* A close with our bytes unread reaches us as a reset, after the reply. */
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return "closed";
+	return n < 0 && errno == EAGAIN ? "still open" : "data after it";
+}
+
+static void case_malformed(void)
+{
+	struct manager_opts o = { .max_frame = 4096 };
+	struct manager *m = start(&o);
+	struct manager_client *c = connect_or_die(m);
+	char got[96], *v;
+	size_t len;
+	int fd, rc;
+
+	if ((rc = manager_set(c, "keep", "safe", 4)))
+		die("set: %s", manager_strerror(rc));
+
+	fd = raw_connect(m);
+	raw_frame(fd, 0x12345678, MGR_GET, 1, 5, "keep", 5);
+	raw_reply(fd, got, sizeof(got));
+	printf("wrong magic: %s, then %s\n", got, closed(fd));
+	close(fd);
+
+	fd = raw_connect(m);
+	raw_frame(fd, FRAME_MAGIC, MGR_SET, 2, 4097, NULL, 0);
+	raw_reply(fd, got, sizeof(got));
+	printf("oversize: %s, then %s\n", got, closed(fd));
+	close(fd);
+
+	/* Whole frames with a wrong content: answered, and the connection stays. */
+	fd = raw_connect(m);
+	raw_frame(fd, FRAME_MAGIC, 99, 3, 5, "keep", 5);
+	raw_reply(fd, got, sizeof(got));
+	printf("unknown kind: %s\n", got);
+	raw_frame(fd, FRAME_MAGIC, MGR_GET, 4, 4, "keep", 4);
+	raw_reply(fd, got, sizeof(got));
+	printf("key without NUL: %s\n", got);
+	raw_frame(fd, FRAME_MAGIC, MGR_INCR, 5, 8, "keep\0abc", 8);
+	raw_reply(fd, got, sizeof(got));
+	printf("incr of 3 bytes: %s\n", got);
+	raw_frame(fd, FRAME_MAGIC, MGR_KEYS, 6, 2, "x", 2);
+	raw_reply(fd, got, sizeof(got));
+	printf("keys with a payload: %s\n", got);
+
+	/* A good frame, one byte at a time: the server waits for the rest. */
+	{
+		unsigned char frame[FRAME_HEADER + 5];
+
+		frame_encode(frame, MGR_GET, 7, 5);
+		memcpy(frame + FRAME_HEADER, "keep", 5);
+		for (size_t i = 0; i < sizeof(frame); i++) {
+			raw_send(fd, frame + i, 1);
+			wait_taken(fd);
+		}
+		raw_reply(fd, got, sizeof(got));
+		printf("byte by byte: %s\n", got);
+	}
+	close(fd);
+
+	rc = manager_get(c, "keep", &v, &len);
+	printf("then a good client: %s, keep=%s\n", code_name(rc), rc ? "?" : v);
+	if (!rc)
+		free(v);
+	manager_close(c);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- death */
+
+static void case_death(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c = connect_or_die(m);
+	int ready[2], status, rc;
+	char b, *v;
+	size_t len;
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) != 0)
+		die_errno(errno, "pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die_errno(errno, "fork");
+	if (pid == 0) {
+		/* Half a SET of "victim": the header and 3 of its 10 bytes. */
+		int fd = raw_connect(m);
+
+		raw_frame(fd, FRAME_MAGIC, MGR_SET, 1, 10, "vic", 3);
+		if (write(ready[1], "x", 1) != 1)
+			_exit(1);
+		pause(); /* killed here, in the middle of its request */
+		_exit(1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &b, 1) != 1)
+		die("the dying client did not send its half frame");
+	close(ready[0]);
+	/* The server is now inside that client's frame; others still get answers. */
+	rc = manager_set(c, "other", "1", 1);
+	printf("while it waits: %s\n", code_name(rc));
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno(errno, "waitpid");
+	/*
+	 * The kill closed its socket before waitpid() returned.  A server sees
+	 * that end and a new connection in the same poll() or the end first,
+	 * and it reads clients before it accepts: a greeting for a new client
+	 * proves the death was handled.
+	 */
+	{
+		struct manager_client *fresh;
+
+		rc = manager_connect(m, &fresh);
+		if (!rc) {
+			rc = manager_incr(fresh, "other", 1, NULL);
+			manager_close(fresh);
+		}
+		printf("a new client after the kill: %s\n", code_name(rc));
+	}
+	rc = manager_incr(c, "other", 1, NULL);
+	printf("the old client after the kill: %s\n", code_name(rc));
+	rc = manager_get(c, "victim", &v, &len);
+	printf("victim: %s\n", code_name(rc));
+	if (!rc)
+		free(v);
+	{
+		char **keys;
+		size_t n;
+
+		rc = manager_keys(c, &keys, &n);
+		printf("keys: %s", code_name(rc));
+		for (size_t i = 0; !rc && i < n; i++)
+			printf(" %s", keys[i]);
+		printf("\n");
+		if (!rc)
+			manager_keys_free(keys, n);
+	}
+	manager_close(c);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- full, timeouts */
+
+static void case_full(void)
+{
+	struct manager_opts o = { .max_clients = 2 };
+	struct manager *m = start(&o);
+	struct manager_client *a = connect_or_die(m), *b = connect_or_die(m), *x;
+	int rc;
+
+	rc = manager_connect(m, &x);
+	printf("third client: %s\n", code_name(rc));
+	if (!rc)
+		manager_close(x);
+	printf("the first two still served: %s %s\n", code_name(manager_set(a, "k", "1", 1)),
+	       code_name(manager_incr(b, "k", 1, NULL)));
+	manager_close(a);
+	rc = manager_connect(m, &x);
+	printf("after one left: %s\n", code_name(rc));
+	if (!rc) {
+		printf("and it is served: %s\n", code_name(manager_incr(x, "k", 1, NULL)));
+		manager_close(x);
+	}
+	manager_close(b);
+	stop(m);
+}
+
+static void case_timeouts(void)
+{
+	struct manager_opts o = { .idle_ms = 300, .head_ms = 300 };
+	struct manager *m = start(&o);
+	struct manager_client *c = connect_or_die(m);
+	char got[96];
+	int fd = raw_connect(m);
+	int64_t t0;
+
+	/* Half a header, then nothing: the server closes it after head_ms. */
+	raw_send(fd, "WBF1", 4);
+	t0 = clk_now_ns();
+	raw_reply(fd, got, sizeof(got));
+	printf("stuck inside a frame: %s after_ms=%.0f\n", got, clk_since(t0) * 1000);
+	close(fd);
+	/* The proxy has been silent since its greeting: closed after idle_ms. */
+	fd = raw_connect(m);
+	t0 = clk_now_ns();
+	raw_reply(fd, got, sizeof(got));
+	printf("silent: %s idle_after_ms=%.0f\n", got, clk_since(t0) * 1000);
+	close(fd);
+	printf("the idle proxy: %s\n", code_name(manager_set(c, "k", "1", 1)));
+	manager_close(c);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- idle, shutdown */
+
+/* CPU time (ms) and voluntary context switches of process @pid. */
+static void proc_usage(pid_t pid, double *cpu_ms, long *wakeups)
+{
+	char path[64], line[256];
+	unsigned long utime, stime;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	/* Fields 14 and 15, after the ")" that ends the command name. */
+	if (!f || !fgets(line, sizeof(line), f) || !strrchr(line, ')') ||
+	    sscanf(strrchr(line, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &utime, &stime) != 2)
+		die("cannot read %s", path);
+	fclose(f);
+	*cpu_ms = (double)(utime + stime) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	*wakeups = -1;
+	while (f && fgets(line, sizeof(line), f))
+		sscanf(line, "voluntary_ctxt_switches: %ld", wakeups);
+	if (f)
+		fclose(f);
+	if (*wakeups < 0)
+		die("cannot read %s", path);
+}
+
+static void case_idle(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c[8];
+	double cpu0, cpu1;
+	long w0, w1;
+	int rc;
+
+	for (int i = 0; i < 8; i++) {
+		c[i] = connect_or_die(m);
+		if ((rc = manager_incr(c[i], "k", 1, NULL)))
+			die("incr: %s", manager_strerror(rc));
+	}
+	/* Every client has had its answer; now all are connected and silent. */
+	proc_usage(manager_pid(m), &cpu0, &w0);
+	clk_sleep_ms(IDLE_WINDOW_MS);
+	proc_usage(manager_pid(m), &cpu1, &w1);
+	printf("server_ms=%d server_cpu_ms=%.0f server_wakeups=%ld\n", IDLE_WINDOW_MS, cpu1 - cpu0,
+	       w1 - w0);
+	printf("still serving: %s\n", code_name(manager_incr(c[0], "k", 1, NULL)));
+	for (int i = 0; i < 8; i++)
+		manager_close(c[i]);
+	stop(m);
+}
+
+static void case_shutdown(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c = connect_or_die(m);
+	pid_t pid = manager_pid(m);
+	char path[128];
+	struct stat st;
+	int status, rc;
+
+	snprintf(path, sizeof(path), "%s", manager_path(m));
+	printf("served: %s\n", code_name(manager_set(c, "k", "v", 1)));
+	rc = manager_shutdown(m, &status);
+	printf("shutdown: %s, status %d\n", code_name(rc), status);
+	printf("server process: %s\n",
+	       kill(pid, 0) != 0 && errno == ESRCH ? "gone" : "still there");
+	printf("socket file: %s\n",
+	       stat(path, &st) != 0 && errno == ENOENT ? "gone" : "still there");
+	printf("a proxy after it: %s\n", code_name(manager_set(c, "k", "v", 1)));
+	manager_close(c);
+}
+
+static void usage(void)
+{
+	printf("usage: %s --case NAME [--procs N] [--ops M] [--reply-ms MS]\n"
+	       "cases: contents incr malformed death full timeouts idle shutdown\n",
+	       wb_progname());
+}
+
+int main(int argc, char **argv)
+{
+	static const char *const cases[] = { "contents", "incr", "malformed", "death", "full",
+					     "timeouts", "idle", "shutdown",  NULL };
+	enum { OPT_CASE = 1, OPT_PROCS, OPT_OPS, OPT_REPLY, OPT_HELP };
+	static const struct option opts[] = {
+		{ "case", required_argument, NULL, OPT_CASE },
+		{ "procs", required_argument, NULL, OPT_PROCS },
+		{ "ops", required_argument, NULL, OPT_OPS },
+		{ "reply-ms", required_argument, NULL, OPT_REPLY },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	long procs = 4, ops = 1000;
+	int which = -1, c;
+
+	wb_init(argv[0]);
+	while ((c = arg_next(argc, argv, opts)) != -1) {
+		switch (c) {
+		case OPT_CASE:
+			which = arg_choice("--case", optarg, cases);
+			break;
+		case OPT_PROCS:
+			procs = arg_long("--procs", optarg, 1, 64);
+			break;
+		case OPT_OPS:
+			ops = arg_long("--ops", optarg, 1, 1000000);
+			break;
+		case OPT_REPLY:
+			reply_ms = arg_long("--reply-ms", optarg, 1, 60000);
+			break;
+		case OPT_HELP:
+			usage();
+			return 0;
+		}
+	}
+	arg_no_operands(argc, argv);
+	switch (which) {
+	case 0:
+		case_contents();
+		break;
+	case 1:
+		case_incr(procs, ops);
+		break;
+	case 2:
+		case_malformed();
+		break;
+	case 3:
+		case_death();
+		break;
+	case 4:
+		case_full();
+		break;
+	case 5:
+		case_timeouts();
+		break;
+	case 6:
+		case_idle();
+		break;
+	case 7:
+		case_shutdown();
+		break;
+	default:
+		usage_error("--case is required");
+	}
+	return 0;
+}
