@@ -7,16 +7,15 @@
 
 # wb_copy_tree DEST: copy the workbook's sources (the files git tracks, or
 # the fixed top-level directories outside a git checkout) and its reference
-# build to DEST, keeping modification times, so that make in the copy
+# builds, plain and sanitized, to DEST, keeping modification times, so that make in the copy
 # rebuilds only what a check changes there.  The copy's exercises are the
 # skeletons, whatever the learner's tree holds.  Workbook programs run in
 # the copy need WORKBOOK_ROOT=DEST.
 wb_copy_tree() {
 	local dest=$1 built=() d f
 	mkdir -p "$dest" || return 1
-	for d in build/obj build/lib build/sol build/fixtures build/skel-src build/workbook \
-		build/san-thread/obj build/san-thread/lib build/san-thread/sol \
-		build/san-thread/fixtures; do
+	# The plain build and each sanitizer build: a check may run any of them.
+	for d in build/skel-src build/{,san-thread/,san-address/}{obj,lib,sol,fixtures,workbook}; do
 		[ -e "$WB_ROOT/$d" ] && built+=("$d")
 	done
 	(
