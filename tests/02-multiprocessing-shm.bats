@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# Chapter 02, multiprocessing: memory shared between processes - the robust
+# counter (exercise 02-robust), the shared_counter demo, fork's pitfalls and
+# a database shared by processes.
+#
+# The drivers fork their processes, force every order with pipes (a holder
+# says "I hold the lock" before anything else happens), give each process
+# they wait for a deadline, and kill and reap whatever overstays it: a
+# waiter that never wakes fails its check with a message, never by hanging.
+
+CHAPTER=02-multiprocessing
+load helpers/common
+
+# Where to look when a check of an exercise fails, and a word about
+# -ENOSYS, which only the skeleton's stand-ins return.
+shm_hint() {
+	exercise_pointer
+	if [[ "$output$stderr" == *ENOSYS* ]]; then
+		echo "(-ENOSYS comes from the skeleton's stand-in: that TODO is still to do)"
+	fi
+}
+
+# shm_expect KEY WANT WHAT: the program printed KEY=WANT.
+shm_expect() {
+	local got
+	got=$(value "$1")
+	[ "$got" = "$2" ] && return 0
+	flunk "$3: got $1=${got:-(nothing)}, want $1=$2" "output: $output" "$(shm_hint)"
+}
+
+# shm_probe CASE [ARGS...]: run the driver; it must end cleanly.
+shm_probe() {
+	run_prog 60 shm_probe --case "$@"
+	assert_clean_exit || flunk "$(shm_hint)"
+}
+
+# No process of a run is left: none of the pids it printed still exists.
+shm_none_left() {
+	local pid
+	for pid in "$@"; do
+		! kill -0 "$pid" 2>/dev/null || { flunk "process $pid is still there"; return 1; }
+	done
+}
+
+# ------------------------------------------------------------ 02-robust
+
+@test "[02-robust] 4 processes adding 20000 times each to the robust counter count 80000 exactly" {
+	shm_probe exact --procs 4 --ops 20000
+	shm_expect add_rc 0 "every add must succeed"
+	shm_expect finished 4 "every process must finish its adds (a process stuck on the lock never does)"
+	shm_expect counted 80000 "the total after 4 x 20000 adds"
+}
+
+@test "[02-robust] 16 processes adding at once still count every add" {
+	shm_probe exact --procs 16 --ops 2000
+	shm_expect add_rc 0 "every add must succeed"
+	shm_expect finished 16 "every process must finish its adds"
+	shm_expect counted 32000 "the total after 16 x 2000 adds"
+}
+
+@test "[02-robust] a holder SIGKILLed midway through an add is recovered by the process waiting for the lock, within a second" {
+	shm_probe kill
+	shm_expect held yes "a process must be able to take the lock and stop midway through an add"
+	shm_expect holder Killed "the holder is killed by SIGKILL while it holds the lock"
+	shm_expect recovered yes "the process waiting for the lock must get it once its holder is dead (a mutex that is not robust stays locked for ever)"
+	shm_expect waiter_rc 0 "get() after recovering the lock"
+	assert_between "$(value after_ms)" 0 "$(slack 1000)" "milliseconds from the kill to the waiter's return"
+}
+
+@test "[02-robust] the add a dead holder did not commit is rolled back: the waiter reads 5, not 1005, and the total stays exact" {
+	shm_probe kill
+	shm_expect recovered yes "the waiter must recover the lock"
+	shm_expect seen 5 "after 5 was added, a holder killed midway through adding 1000 has not added"
+	shm_expect counted "$(value expected)" "the total after the recovery and the later adds"
+}
+
+@test "[02-robust] after a recovery the lock stays usable: the waiter and two later processes add as usual" {
+	shm_probe kill
+	shm_expect recovered yes "the waiter must recover the lock"
+	shm_expect add_rc 0 "the waiter's add after the recovery (a recovered mutex not marked consistent is unusable once unlocked)"
+	shm_expect later_rc 0 "later processes' adds"
+	shm_expect counted 206 "5, then the waiter's 1, then 100 from each of two later processes"
+}
+
+@test "[02-robust] a process waiting for a lock another process holds sleeps, and wakes when it is released" {
+	shm_probe hold
+	shm_expect held yes "a process must be able to take the lock and stop midway through an add"
+	shm_expect waiter_asleep yes "the waiter must block in the kernel while the lock is held"
+	shm_expect woken yes "the waiter must wake when the holder unlocks (a mutex that is not process-shared may wake nobody in another process)"
+	shm_expect seen 1005 "the waiter reads the holder's committed add"
+	assert_waits_asleep waiter "a process blocked on the lock for 300 ms" || flunk "$(shm_hint)"
+	shm_expect counted 1006 "5 + 1000 + the waiter's 1"
+}
+
+@test "[02-robust] a lock left unrecoverable makes add and get return -ENOTRECOVERABLE, not hang" {
+	shm_probe unrecoverable
+	shm_expect poisoned yes "a process recovers the lock of a dead holder and unlocks it without marking it consistent"
+	shm_expect add_rc -ENOTRECOVERABLE "add on a lock that can never be used again"
+	shm_expect get_rc -ENOTRECOVERABLE "get on a lock that can never be used again"
+}
+
+@test "[02-robust] shm_counter_new makes the mutex process-shared and robust" {
+	# glibc makes every robust mutex process-shared inside, so no behaviour
+	# shows a missing PTHREAD_PROCESS_SHARED there; POSIX promises nothing
+	# without it.  The driver reads the attributes pthread_mutex_init() is
+	# given (see shm_probe.c).
+	shm_probe attrs
+	shm_expect initialised yes "shm_counter_new must initialise the mutex with pthread_mutex_init"
+	shm_expect pshared yes "pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED) before pthread_mutex_init"
+	shm_expect robust yes "pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST) before pthread_mutex_init"
+}
+
+@test "the atomic counter in shared memory counts every add of 4 processes exactly" {
+	shm_probe atomic --procs 4 --ops 100000
+	shm_expect finished 4 "every process must finish"
+	shm_expect counted 400000 "the total after 4 x 100000 atomic adds"
+}
