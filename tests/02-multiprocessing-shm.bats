@@ -115,3 +115,99 @@ shm_none_left() {
 	shm_expect finished 4 "every process must finish"
 	shm_expect counted 400000 "the total after 4 x 100000 atomic adds"
 }
+
+# ------------------------------------------------------------ shared_counter
+
+# shm_row MODE: the line of that mode in shared_counter's output.
+shm_row() {
+	printf '%s\n' "$output" | grep "^$1 "
+}
+
+# shm_row_value MODE KEY: KEY=... from MODE's line.
+shm_row_value() {
+	shm_row "$1" | sed -n "s/.*\\b$2=\\([^ ]*\\).*/\\1/p"
+}
+
+@test "shared_counter: by default 4 processes x 1000000 adds, unlocked, robust, atomic and kill in turn" {
+	skip_under_tsan # the unlocked row is the deliberate race
+	run_prog 120 shared_counter
+	assert_clean_exit
+	[ "${lines[0]}" = "4 processes x 1000000 increments of one counter in shared memory" ] ||
+		flunk "${lines[0]}"
+	[[ ${lines[1]} == unlocked* && ${lines[2]} == robust* && ${lines[3]} == atomic* && ${lines[4]} == kill* ]] ||
+		flunk "rows out of order: $output"
+	[[ ${lines[1]} == *"(racy on purpose)" ]] || flunk "the racy row must say so: ${lines[1]}"
+}
+
+@test "shared_counter: unlocked, the count never exceeds what was added" {
+	# Lost updates are likely, not certain: only what holds in every
+	# interleaving is asserted.
+	skip_under_tsan
+	run_prog 60 shared_counter --mode unlocked --procs 4 --ops 1000000
+	assert_clean_exit
+	local counted
+	counted=$(shm_row_value unlocked counted)
+	[ "$(shm_row_value unlocked expected)" = 4000000 ] || flunk "$output"
+	[ "$counted" -ge 1 ] && [ "$counted" -le 4000000 ] || flunk "counted $counted: $output"
+}
+
+@test "shared_counter: the robust mutex and the atomic count every add of 8 processes exactly" {
+	local mode
+	for mode in robust atomic; do
+		run_prog 120 shared_counter --mode "$mode" --procs 8 --ops 50000
+		assert_clean_exit || return 1
+		[ "$(shm_row_value "$mode" counted)" = 400000 ] && [ "$(shm_row_value "$mode" lost)" = 0 ] ||
+			flunk "$mode lost updates: $output"
+	done
+}
+
+@test "shared_counter --mode kill: the holder dies by SIGKILL holding the lock, the others recover it and count exactly, and it is reaped" {
+	run_prog 60 shared_counter --mode kill --procs 3 --ops 20000
+	assert_clean_exit
+	local row holder
+	row=$(shm_row kill)
+	[[ $row == *"killed by SIGKILL mid-add of 1000, rolled back"* ]] || flunk "$output"
+	[ "$(shm_row_value kill counted)" = 60000 ] || flunk "the holder's half-done add must be rolled back: $output"
+	holder=$(shm_row_value kill holder)
+	[ -n "$holder" ] && shm_none_left "$holder"
+}
+
+@test "shared_counter: Ctrl-C ends it with its processes killed and reaped" {
+	local pid kids=() i status
+	"$(prog shared_counter)" --mode robust --procs 3 --ops 10000000 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	# The gate: all three adders exist.
+	for ((i = 0; i < 1000 && ${#kids[@]} < 3; i++)); do
+		mapfile -t kids < <(pgrep -P "$pid")
+		[ ${#kids[@]} -ge 3 ] || sleep 0.01
+	done
+	[ ${#kids[@]} -eq 3 ] || { kill -9 "$pid"; flunk "3 adders never appeared: ${kids[*]}"; return 1; }
+	kill -INT "$pid"
+	status=0
+	timeout 10 tail --pid="$pid" -f /dev/null || { kill -9 "$pid"; flunk "it did not end on SIGINT"; }
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ] || flunk "status $status, want 130 (ended by SIGINT)" "$(cat "$BATS_TEST_TMPDIR/out")"
+	shm_none_left "${kids[@]}"
+}
+
+@test "shared_counter: bad input is one line on stderr and exit status 2" {
+	local bad
+	for bad in "--procs 0" "--procs 65" "--procs abc" "--ops 0" "--ops 10000001" \
+		"--ops 99999999999999999999" "--mode fast" "--bogus" "extra" "--mode"; do
+		eval "run_prog 10 shared_counter $bad"
+		assert_usage_error shared_counter || flunk "for: shared_counter $bad"
+	done
+}
+
+@test "shared_counter: a report it cannot write (stdout full or closed) is an error, --help included" {
+	assert_reports_lost_output 20 shared_counter "--mode atomic --ops 1000"
+}
+
+@test "shared_counter: --help lists every option and exits 0" {
+	run_prog 10 shared_counter --help
+	assert_clean_exit
+	local opt
+	for opt in --mode --procs --ops --help; do
+		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
+	done
+}
