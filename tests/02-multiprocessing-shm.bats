@@ -211,3 +211,104 @@ shm_row_value() {
 		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
 	done
 }
+
+# ------------------------------------------------------------ fork_pitfalls
+
+# shm_pids_of: every child=PID the run printed, one a line.
+shm_pids_of() {
+	printf '%s\n' "$output" | sed -n 's/.*\bchild=\([0-9]*\).*/\1/p'
+}
+
+# Every child the run printed has gone, and it printed at least one.
+shm_children_gone() {
+	local pids
+	mapfile -t pids < <(shm_pids_of)
+	[ ${#pids[@]} -gt 0 ] || { flunk "the run printed no child=PID: $output"; return 1; }
+	shm_none_left "${pids[@]}"
+}
+
+@test "fork_pitfalls: a child forked while another thread holds a lock deadlocks on it, and is killed and reaped at the deadline" {
+	run_prog 30 fork_pitfalls --mode deadlock --timeout-ms 300
+	assert_clean_exit
+	local row
+	row=$(shm_row deadlock)
+	[[ $row == *"outcome=deadlocked"* ]] || flunk "the child must still be waiting for the lock: $output"
+	[[ $output == *"killed by SIGKILL and reaped"* ]] || flunk "the row must say what became of the child: $output"
+	assert_between "$(shm_row_value deadlock waited)" 0.3 "$(slack 2.3)" "seconds the parent waited for the child"
+	shm_children_gone
+}
+
+@test "fork_pitfalls: forking before the thread starts, pthread_atfork handlers and posix_spawn each give the child a lock it can take" {
+	local mode
+	for mode in fork-first atfork spawn; do
+		run_prog 30 fork_pitfalls --mode "$mode" --timeout-ms 5000
+		assert_clean_exit || return 1
+		[[ $(shm_row "$mode") == *"outcome=took-lock"* ]] || { flunk "$mode: the child must take the lock: $output"; return 1; }
+		shm_children_gone || return 1
+	done
+}
+
+@test "fork_pitfalls: pthread_atfork's prepare handler makes fork() wait until the thread has released the lock" {
+	run_prog 30 fork_pitfalls --mode atfork --timeout-ms 5000
+	assert_clean_exit
+	# The thread holds the lock for 100 ms from before main calls fork();
+	# fork() returns only after the prepare handler got the lock.
+	[ "$(shm_row_value atfork after_unlock)" = yes ] || flunk "fork() returned while the thread still held the lock: $output"
+	assert_between "$(shm_row_value atfork fork_waited)" 0 "$(slack 2)" "seconds fork() waited for the lock"
+}
+
+@test "fork_pitfalls: by default its four rows end within their bound and leave no process behind" {
+	local t0 t1
+	t0=$(date +%s%N)
+	run_prog 30 fork_pitfalls
+	t1=$(date +%s%N)
+	assert_clean_exit
+	[ "${lines[0]}" = "A thread holds a lock while the process makes a child that takes it (limit 500 ms)" ] ||
+		flunk "${lines[0]}"
+	[ "$(printf '%s\n' "$output" | grep -cE '^(deadlock|fork-first|atfork|spawn) ')" -eq 4 ] || flunk "four rows expected: $output"
+	[[ $(shm_row deadlock) == *"outcome=deadlocked"* && $(shm_row spawn) == *"outcome=took-lock"* ]] || flunk "$output"
+	# 500 ms of deadlock, 100 ms of atfork, the rest is fork and exec.
+	assert_between "$(((t1 - t0) / 1000000))" 500 "$(slack 3000)" "milliseconds the whole run took"
+	[ "$(shm_pids_of | wc -l)" -eq 4 ] || flunk "four children expected: $output"
+	shm_children_gone
+}
+
+@test "fork_pitfalls: Ctrl-C while the child is deadlocked ends it with the child killed and reaped" {
+	local pid kids=() i status
+	"$(prog fork_pitfalls)" --mode deadlock --timeout-ms 60000 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	# The gate: the deadlocked child exists.
+	for ((i = 0; i < 1000 && ${#kids[@]} < 1; i++)); do
+		mapfile -t kids < <(pgrep -P "$pid")
+		[ ${#kids[@]} -ge 1 ] || sleep 0.01
+	done
+	[ ${#kids[@]} -eq 1 ] || { kill -9 "$pid"; flunk "the child never appeared"; return 1; }
+	kill -INT "$pid"
+	status=0
+	timeout 10 tail --pid="$pid" -f /dev/null || { kill -9 "$pid"; flunk "it did not end on SIGINT"; }
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ] || flunk "status $status, want 130 (ended by SIGINT)" "$(cat "$BATS_TEST_TMPDIR/out")"
+	shm_none_left "${kids[@]}"
+}
+
+@test "fork_pitfalls: bad input is one line on stderr and exit status 2" {
+	local bad
+	for bad in "--timeout-ms 0" "--timeout-ms 60001" "--timeout-ms abc" "--timeout-ms" \
+		"--mode hang" "--bogus" "extra"; do
+		eval "run_prog 10 fork_pitfalls $bad"
+		assert_usage_error fork_pitfalls || flunk "for: fork_pitfalls $bad"
+	done
+}
+
+@test "fork_pitfalls: a report it cannot write (stdout full or closed) is an error, --help included" {
+	assert_reports_lost_output 20 fork_pitfalls "--mode fork-first"
+}
+
+@test "fork_pitfalls: --help lists every option and exits 0" {
+	run_prog 10 fork_pitfalls --help
+	assert_clean_exit
+	local opt
+	for opt in --mode --timeout-ms --take-lock --help; do
+		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
+	done
+}
