@@ -312,3 +312,136 @@ shm_children_gone() {
 		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
 	done
 }
+
+# ------------------------------------------------------------ shared_db
+
+# shm_sql DB SQL: one answer from the sqlite3 shell, the witness that does
+# not trust the program's own count.
+shm_sql() {
+	timeout 20 sqlite3 "$1" "$2"
+}
+
+@test "shared_db: by default 4 processes x 1000 inserts, with a busy timeout then without a handler" {
+	run_prog 120 shared_db
+	assert_clean_exit
+	[[ ${lines[0]} == "SQLite "*", WAL mode: 4 processes x 1000 inserts into "*"/inserts.db" ]] || flunk "${lines[0]}"
+	[[ ${lines[1]} == busy-timeout* ]] && [ "$(shm_row_value no-handler expected)" = 4000 ] || flunk "$output"
+	[ "$(shm_row_value busy-timeout counted)" = 4000 ] || flunk "$output"
+}
+
+@test "shared_db: with a busy timeout 4 processes x 500 inserts leave exactly 2000 rows, 500 from each, none lost" {
+	command -v sqlite3 >/dev/null || { flunk "the sqlite3 command-line shell is missing: make deps installs it"; return 1; }
+	local db=$BATS_TEST_TMPDIR/shared.db
+	run_prog 120 shared_db --mode busy-timeout --procs 4 --rows 500 --db "$db"
+	assert_clean_exit
+	[ "$(shm_row_value busy-timeout counted)" = 2000 ] && [ "$(shm_row_value busy-timeout busy)" = 0 ] &&
+		[ "$(shm_row_value busy-timeout lost)" = 0 ] || flunk "$output"
+	[ "$(shm_sql "$db" "SELECT COUNT(*) FROM inserts")" = 2000 ] || flunk "the file does not hold 2000 rows"
+	[ "$(shm_sql "$db" "SELECT group_concat(n) FROM (SELECT COUNT(DISTINCT seq) AS n FROM inserts GROUP BY proc ORDER BY proc)")" = 500,500,500,500 ] ||
+		flunk "each process must have inserted its 500 rows: $(shm_sql "$db" "SELECT proc, COUNT(*) FROM inserts GROUP BY proc")"
+	[ "$(shm_sql "$db" "PRAGMA journal_mode")" = wal ] || flunk "the database is not in WAL mode"
+}
+
+@test "shared_db: without a busy handler every SQLITE_BUSY is counted, and the rows are exactly N x M minus them" {
+	command -v sqlite3 >/dev/null || { flunk "the sqlite3 command-line shell is missing: make deps installs it"; return 1; }
+	local db=$BATS_TEST_TMPDIR/shared.db busy inserted
+	run_prog 120 shared_db --mode no-handler --procs 4 --rows 500 --db "$db"
+	assert_clean_exit
+	busy=$(shm_row_value no-handler busy)
+	inserted=$(shm_row_value no-handler inserted)
+	[ -n "$busy" ] && [ $((inserted + busy)) -eq 2000 ] || flunk "inserted + busy must be 2000: $output"
+	[ "$(shm_row_value no-handler counted)" = "$inserted" ] && [ "$(shm_row_value no-handler lost)" = 0 ] ||
+		flunk "$output"
+	[ "$(shm_sql "$db" "SELECT COUNT(*) FROM inserts")" = $((2000 - busy)) ] ||
+		flunk "the file must hold 2000 - $busy rows, it holds $(shm_sql "$db" "SELECT COUNT(*) FROM inserts")"
+	# Each failure is shown: the first one's message, when there were any.
+	if [ "$busy" -gt 0 ]; then
+		[[ $output == *"SQLITE_BUSY $busy times, first: \"database is locked\""* ]] || flunk "$output"
+	else
+		[[ $output != *SQLITE_BUSY* ]] || flunk "$output"
+	fi
+}
+
+@test "shared_db: one process alone never meets SQLITE_BUSY, handler or not" {
+	run_prog 60 shared_db --procs 1 --rows 300
+	assert_clean_exit
+	[ "$(shm_row_value busy-timeout counted)" = 300 ] && [ "$(shm_row_value no-handler counted)" = 300 ] &&
+		[ "$(shm_row_value no-handler busy)" = 0 ] || flunk "$output"
+}
+
+@test "shared_db deletes its temporary database at exit" {
+	export TMPDIR=$BATS_TEST_TMPDIR
+	run_prog 60 shared_db --procs 2 --rows 50
+	assert_clean_exit
+	[[ ${lines[0]} == *" into $TMPDIR/shared_db."*"/inserts.db" ]] || flunk "${lines[0]}"
+	! compgen -G "$TMPDIR/shared_db.*" >/dev/null || flunk "left behind: $(ls -d "$TMPDIR"/shared_db.*)"
+}
+
+@test "shared_db: Ctrl-C ends it with its writers killed and reaped and its temporary database gone" {
+	export TMPDIR=$BATS_TEST_TMPDIR
+	local pid kids=() i status
+	"$(prog shared_db)" --mode busy-timeout --procs 3 --rows 100000 >"$BATS_TEST_TMPDIR/out" 2>&1 &
+	pid=$!
+	# The gate: all three writers exist.
+	for ((i = 0; i < 1000 && ${#kids[@]} < 3; i++)); do
+		mapfile -t kids < <(pgrep -P "$pid")
+		[ ${#kids[@]} -ge 3 ] || sleep 0.01
+	done
+	[ ${#kids[@]} -eq 3 ] || { kill -9 "$pid"; flunk "3 writers never appeared: ${kids[*]}"; return 1; }
+	kill -INT "$pid"
+	status=0
+	timeout 10 tail --pid="$pid" -f /dev/null || { kill -9 "$pid"; flunk "it did not end on SIGINT"; }
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ] || flunk "status $status, want 130 (ended by SIGINT)" "$(cat "$BATS_TEST_TMPDIR/out")"
+	shm_none_left "${kids[@]}" || return 1
+	! compgen -G "$TMPDIR/shared_db.*" >/dev/null || flunk "left behind: $(ls -d "$TMPDIR"/shared_db.*)"
+}
+
+@test "shared_db --db refuses a name that exists, or whose -journal, -wal or -shm does, and changes nothing" {
+	local db=$BATS_TEST_TMPDIR/taken.db side
+	echo precious >"$db"
+	run_prog 10 shared_db --rows 10 --db "$db"
+	assert_usage_error shared_db
+	[ "$(cat "$db")" = precious ] || flunk "the existing file was changed"
+	rm "$db"
+	for side in -journal -wal -shm; do
+		: >"$db$side"
+		run_prog 10 shared_db --rows 10 --db "$db"
+		assert_usage_error shared_db || flunk "with $db$side there"
+		[ ! -e "$db" ] || flunk "$db was created although $db$side exists"
+		rm "$db$side"
+	done
+	for side in "$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/no/such/dir/x.db" "$BATS_TEST_TMPDIR/dangling"; do
+		ln -sf "$BATS_TEST_TMPDIR/nowhere" "$BATS_TEST_TMPDIR/dangling"
+		run_prog 10 shared_db --rows 10 --db "$side"
+		assert_usage_error shared_db || flunk "for --db $side"
+	done
+}
+
+@test "shared_db: bad input is one line on stderr and exit status 2" {
+	local bad
+	for bad in "--procs 0" "--procs 65" "--procs x" "--rows 0" "--rows 100001" \
+		"--rows 99999999999999999999" "--mode fast" "--db ''" "--db" "--bogus" "extra"; do
+		eval "run_prog 10 shared_db $bad"
+		assert_usage_error shared_db || flunk "for: shared_db $bad"
+	done
+}
+
+@test "shared_db: a report it cannot write (stdout full or closed) is an error, --help included" {
+	export TMPDIR=$BATS_TEST_TMPDIR
+	assert_reports_lost_output 30 shared_db "--procs 2 --rows 20" shm_no_temp_db
+}
+
+# No temporary database is left in $TMPDIR.
+shm_no_temp_db() {
+	! compgen -G "$TMPDIR/shared_db.*" >/dev/null || flunk "left behind: $(ls -d "$TMPDIR"/shared_db.*)"
+}
+
+@test "shared_db: --help lists every option and exits 0" {
+	run_prog 10 shared_db --help
+	assert_clean_exit
+	local opt
+	for opt in --mode --procs --rows --db --help; do
+		[[ $output == *"$opt"* ]] || flunk "--help does not mention $opt"
+	done
+}
