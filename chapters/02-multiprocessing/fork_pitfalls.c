@@ -41,8 +41,7 @@
 #include "stopsig.h"
 
 enum mode { MODE_DEADLOCK, MODE_FORK_FIRST, MODE_ATFORK, MODE_SPAWN, MODE_ALL };
-static const char *const mode_names[] = { "deadlock", "fork-first", "atfork", "spawn", "all",
-					  NULL };
+static const char *const mode_names[] = { "deadlock", "fork-first", "atfork", "spawn", "all", NULL };
 
 /* How long the atfork row's thread works inside its critical section. */
 #define HOLD_MS 100
@@ -278,7 +277,8 @@ static int reap_by(pid_t pid, int64_t deadline, int *status)
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int64_t left = deadline == CLK_NEVER ? -1 : deadline - clk_now_ns();
 
-		n = poll(&pfd, 1, left < 0 ? -1 : (int)((left + CLK_NS_PER_MS - 1) / CLK_NS_PER_MS));
+		n = poll(&pfd, 1,
+			 left < 0 ? -1 : (int)((left + CLK_NS_PER_MS - 1) / CLK_NS_PER_MS));
 	} while (n < 0 && errno == EINTR);
 	close(fd);
 	if (n < 0)
@@ -366,7 +366,7 @@ static void run_atfork(long timeout_ms)
 	atomic_store(&atfork_armed, false);
 	holder_finish(&h);
 	finish_row(MODE_ATFORK, pid, t0, timeout_ms, extra,
-		   "the prepare handler took the lock before fork(): the child's one thread held its copy");
+		   "fork() took the lock first: the child's copy is held by its one thread");
 }
 
 static void run_spawn(long timeout_ms)

@@ -208,8 +208,8 @@ static int writer_main(const struct writer *w)
 		n = snprintf(report, sizeof(report), "%ld %ld %s", counts[0], counts[1], msg);
 	else
 		n = snprintf(report, sizeof(report), "%s", msg);
-	if (frame_send(w->report, rc == SQLITE_OK ? REPORT_COUNTS : REPORT_ERROR, (uint32_t)w->index,
-		       report, (size_t)n) != 0)
+	if (frame_send(w->report, rc == SQLITE_OK ? REPORT_COUNTS : REPORT_ERROR,
+		       (uint32_t)w->index, report, (size_t)n) != 0)
 		return 1;
 	return 0;
 }
@@ -482,12 +482,9 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "procs", required_argument, NULL, 'p' },
-		{ "rows", required_argument, NULL, 'r' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+		{ "mode", required_argument, NULL, 'm' }, { "procs", required_argument, NULL, 'p' },
+		{ "rows", required_argument, NULL, 'r' }, { "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },	  { 0 },
 	};
 	enum mode mode = MODE_ALL;
 	int procs = 4, c, rc;
