@@ -357,7 +357,7 @@ static void report(struct figures *f, int runs, size_t len, const struct peer *p
 	double pipe = median(f->pipe_bps, runs) / 1e6, shm = median(f->shm_bps, runs) / 1e6;
 	double mgr = median(f->manager_ops, runs), atom = median(f->atomic_ops, runs);
 
-	printf("What sharing costs, median of %d run%s:\n\n", runs, runs == 1 ? "" : "s");
+	printf("\nWhat sharing costs, median of %d run%s:\n\n", runs, runs == 1 ? "" : "s");
 	printf("  start a process\n");
 	printf("    fork + _exit + waitpid                  %12.1f us\n", fork_us);
 	printf("    posix_spawn /bin/true + waitpid         %12.1f us    %.2fx the fork\n",
@@ -461,6 +461,9 @@ int main(int argc, char **argv)
 	rc = manager_connect(m, &client);
 	if (rc)
 		die("manager_connect: %s", manager_strerror(rc));
+	printf("peer process %d, manager server %d; measuring %d run%s...\n", (int)peer.pid,
+	       (int)manager_pid(m), runs, runs == 1 ? "" : "s");
+	fflush(stdout);
 
 	for (int r = 0; r < runs; r++) {
 		fig.fork_s[r] = time_fork();
