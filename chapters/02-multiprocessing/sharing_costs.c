@@ -370,9 +370,10 @@ static void report(struct figures *f, int runs, size_t len, const struct peer *p
 	printf("    manager_incr: a round trip to a server  %12.0f /s\n", mgr);
 	printf("    atomic_fetch_add in MAP_SHARED memory   %12.0f /s    %.0fx the manager\n", atom,
 	       atom / mgr);
-	printf("\nPython on this machine kind: os.fork about 2 ms; the spawn start method\n"
-	       "about 0.1 s (a new interpreter imports its modules); a Manager dict about\n"
-	       "7,600 round trips/s; pickling and a pipe for every result.\n");
+	printf("\nIn Python: os.fork takes a millisecond or two (the interpreter is a big\n"
+	       "process to copy); the spawn start method about 0.1 s (a new interpreter\n"
+	       "imports its modules); a Manager dict manages thousands to tens of thousands\n"
+	       "of round trips a second.  make bench measures them beside these.\n");
 	printf("runs=%d bytes=%zu fork_us=%.1f spawn_us=%.1f spawn_vs_fork=%.2f pipe_mb_s=%.0f "
 	       "shm_mb_s=%.0f shm_vs_pipe=%.2f manager_ops_s=%.0f atomic_ops_s=%.0f "
 	       "atomic_vs_manager=%.0f manager_ops=%d manager_total=%lld atomic_ops=%ld "
