@@ -328,11 +328,17 @@ mgr_probe() {
 	mgr_no_server_left
 }
 
-@test "manager_demo: get-then-set loses increments, the server's incr loses none, and the rate is measured" {
+@test "manager_demo: get-then-set loses increments; incr, the manager's lock and shared memory lose none; each is timed" {
 	run_prog 60 manager_demo --procs 4 --ops 1000
 	assert_clean_exit
 	[ "$(value expected)" = 4000 ] || flunk "expected should be 4000: $output"
 	[ "$(value incr)" = 4000 ] || flunk "incr lost updates: $output"
+	[ "$(value locked)" = 4000 ] || flunk "get-then-set inside the manager's lock lost updates: $output"
+	[ "$(value shm)" = 4000 ] || flunk "the shared-memory counter lost updates: $output"
+	local row
+	for row in getset incr locked shm; do
+		[[ "$(value ${row}_s)" =~ ^[0-9]+\.[0-9]{3}$ ]] || flunk "no time for the $row row: $output"
+	done
 	# Between a process's get and its set the others are served: with 4000
 	# increments racing through one server, some are overwritten.  What
 	# holds in every interleaving is the bound; the loss is the lesson.
