@@ -328,11 +328,17 @@ mgr_probe() {
 	mgr_no_server_left
 }
 
-@test "manager_demo: get-then-set loses increments, the server's incr loses none, and the rate is measured" {
+@test "manager_demo: get-then-set loses increments; incr, the manager's lock and shared memory lose none; each is timed" {
 	run_prog 60 manager_demo --procs 4 --ops 1000
 	assert_clean_exit
 	[ "$(value expected)" = 4000 ] || flunk "expected should be 4000: $output"
 	[ "$(value incr)" = 4000 ] || flunk "incr lost updates: $output"
+	[ "$(value locked)" = 4000 ] || flunk "get-then-set inside the manager's lock lost updates: $output"
+	[ "$(value shm)" = 4000 ] || flunk "the shared-memory counter lost updates: $output"
+	local row
+	for row in getset incr locked shm; do
+		[[ "$(value ${row}_s)" =~ ^[0-9]+\.[0-9]{3}$ ]] || flunk "no time for the $row row: $output"
+	done
 	# Between a process's get and its set the others are served: with 4000
 	# increments racing through one server, some are overwritten.  What
 	# holds in every interleaving is the bound; the loss is the lesson.
@@ -385,6 +391,68 @@ mgr_probe() {
 	run timeout 10 bash -c 'while pgrep -f -- "$1 --procs 4 --ops 1000000" >/dev/null; do sleep 0.05; done' _ "$(prog manager_demo)"
 	[ "$status" -eq 0 ] || flunk "worker processes outlived the demo: $(pgrep -af -- "$(prog manager_demo)")"
 	[ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ] || flunk "left behind:" "$(ls -AR "$BATS_TEST_TMPDIR/tmp")"
+}
+
+# ------------------------------------------------------------ the manager's lock
+
+@test "manager lock: get-then-set inside it loses nothing: 4 processes x 300 give exactly 1200" {
+	mgr_probe --case lock --procs 4 --ops 300
+	assert_clean_exit
+	mgr_expect_line "locked=1200 expected=1200" "updates were lost inside the lock"
+	mgr_no_server_left
+}
+
+@test "manager lock: waiters are granted one at a time in the order they asked; misuse is an error" {
+	mgr_probe --case lockfifo
+	assert_clean_exit
+	mgr_expect_line "holder: ok" "a free lock is granted at once"
+	mgr_expect_line "try-lock while held: ETIMEDOUT" "a lock with timeout 0 that is held"
+	mgr_expect_line "lock twice: EDEADLK" "the holder asking again (locks are not reentrant)"
+	mgr_expect_line "unlock by another: EPERM" "an unlock by a proxy that does not hold it"
+	mgr_expect_line "unlock of no lock: EPERM" "an unlock of a lock nobody holds"
+	mgr_expect_line "grants: [OK id=100] [OK id=200] [OK id=101] [OK id=201] [OK id=102] [OK id=202] [OK id=103] [OK id=203]" \
+		"four waiters queued in order 100..103: each is granted after the one before unlocks"
+	mgr_expect_line "granted early: 0" "a waiter was granted while another held the lock"
+	mgr_expect_line "free again: ok" "the lock after the last waiter unlocked"
+	mgr_no_server_left
+}
+
+@test "manager lock: a holder killed inside it passes it on, past a waiter that hung up, to the next" {
+	mgr_probe --case lockdeath
+	assert_clean_exit
+	mgr_expect_line "holder: Killed" "the holder must die by SIGKILL"
+	mgr_expect_line "the waiter behind them: OK id=2" "the dead holder's lock must reach the live waiter"
+	mgr_no_server_left
+}
+
+@test "manager lock: a request that times out returns ETIMEDOUT on time and leaves the queue" {
+	mgr_probe --case locktime
+	assert_clean_exit
+	printf '%s\n' "$output" | grep -q '^timed out: ETIMEDOUT waited_ms=' ||
+		flunk "lock(300 ms) on a held lock must time out:" "$output"
+	assert_between "$(value waited_ms)" 290 "$(awk -v s="$(slack 700)" 'BEGIN { print 300 + s }')" "lock timeout (ms)"
+	mgr_expect_line "the proxy after it: ok" "a proxy whose lock timed out goes on working"
+	mgr_expect_line "holder unlocks: ok" "the holder's unlock"
+	mgr_expect_line "free for it now: ok" "the timed-out request must have left the queue (not be granted later)"
+	mgr_expect_line "the holder now waits its turn: ETIMEDOUT" "the lock is held again"
+	mgr_no_server_left
+}
+
+@test "manager lock: a process waiting for it sleeps, and is granted when the holder unlocks" {
+	mgr_probe --case lockwait
+	assert_clean_exit
+	assert_waits_asleep waiter "a process waiting for the manager's lock"
+	mgr_expect_line "the waiter's lock: ok" "the waiter's manager_lock()"
+	mgr_expect_line "waiter: granted" "the waiter after the unlock"
+	mgr_no_server_left
+}
+
+@test "manager lock: a silent holder keeps its connection past idle_ms; a silent proxy without a lock does not" {
+	mgr_probe --case lockidle
+	assert_clean_exit
+	mgr_expect_line "a silent proxy without a lock: ECONNRESET" "idle_ms still closes a silent connection"
+	mgr_expect_line "the silent holder unlocks: ok" "a holder's connection must outlive idle_ms"
+	mgr_no_server_left
 }
 
 # ------------------------------------------------------------ the exercise

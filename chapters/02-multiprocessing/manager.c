@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "clock.h"
 #include "manager_impl.h"
 #include "tmpdir.h"
 
@@ -32,8 +33,11 @@ struct manager {
 struct manager_client {
 	int fd;
 	uint32_t next_id;
-	int broken; /* 0, or the error that broke the connection */
-	long reply_ms;
+	int broken;	    /* 0, or the error that broke the connection */
+	long reply_ms;	    /* the limit on each direction of a round trip */
+	long rcv_ms;	    /* the receive limit the socket has now */
+	unsigned char *out; /* the request being sent, kept for the next */
+	size_t out_cap;
 };
 
 /* Replies may be as large as a request, plus the keys listing. */
@@ -178,20 +182,22 @@ int mgr_split(const struct frame *req, const char **key, const unsigned char **a
 
 int mgr_reply_add(struct mgr_reply *r, const void *data, size_t len)
 {
-	if (len > r->cap - r->len) {
-		size_t cap = r->cap ? r->cap : 64;
+	size_t off = FRAME_HEADER + r->len; /* where these bytes go */
+
+	if (r->cap < off || r->cap - off < len) {
+		size_t cap = r->cap ? r->cap : 128;
 		unsigned char *grown;
 
-		while (cap - r->len < len)
+		while (cap < off || cap - off < len)
 			cap *= 2;
-		grown = realloc(r->data, cap);
+		grown = realloc(r->buf, cap);
 		if (!grown)
 			return -ENOMEM;
-		r->data = grown;
+		r->buf = grown;
 		r->cap = cap;
 	}
 	if (len)
-		memcpy(r->data + r->len, data, len);
+		memcpy(r->buf + off, data, len);
 	r->len += len;
 	return 0;
 }
@@ -208,6 +214,260 @@ void mgr_reply_error(struct mgr_reply *r, int code)
 	 */
 	if (mgr_reply_add(r, &c, sizeof(c)) != 0)
 		r->len = 0;
+}
+
+/* Send all @len bytes of @p, however many calls that takes. */
+static int send_whole(int fd, const unsigned char *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int mgr_reply_send(int fd, uint32_t id, struct mgr_reply *r)
+{
+	unsigned char hdr[FRAME_HEADER];
+
+	if (r->len > UINT32_MAX)
+		return -EMSGSIZE;
+	if (!r->buf) { /* nothing was added: the header is the whole frame */
+		frame_encode(hdr, r->kind, id, 0);
+		return send_whole(fd, hdr, sizeof(hdr));
+	}
+	frame_encode(r->buf, r->kind, id, (uint32_t)r->len);
+	return send_whole(fd, r->buf, FRAME_HEADER + r->len);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+/* A connection waiting for a lock: its request's id, and when it gives up. */
+struct mgr_waiter {
+	int fd;
+	uint32_t id;
+	int64_t deadline;
+};
+
+struct mgr_lock {
+	char *name;
+	int holder;		  /* the holding connection */
+	struct mgr_waiter *queue; /* the waiters, in the order they asked */
+	size_t n, cap;
+};
+
+/*
+ * Tell waiter @w how its request ended: granted (0) or not (@code).  A
+ * send that fails means the waiter is gone; the loop sees its connection
+ * close and drops it, which passes the lock on again.
+ */
+static void lock_answer(const struct mgr_waiter *w, int code)
+{
+	struct mgr_reply r = { .kind = MGR_OK };
+
+	if (code)
+		mgr_reply_error(&r, code);
+	mgr_reply_send(w->fd, w->id, &r);
+	free(r.buf);
+}
+
+static struct mgr_lock *lock_find(const struct mgr_locks *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].name, name) == 0)
+			return &l->v[i];
+	return NULL;
+}
+
+/* Remove waiter @k from @lk's queue, keeping the order of the others. */
+static void lock_unqueue(struct mgr_lock *lk, size_t k)
+{
+	memmove(&lk->queue[k], &lk->queue[k + 1], (lk->n - k - 1) * sizeof(lk->queue[0]));
+	lk->n--;
+}
+
+/*
+ * The holder of lock @i lets go: the first waiter becomes the holder and
+ * gets its reply, or, with no one waiting, the lock ceases to exist.
+ */
+static void lock_release(struct mgr_locks *l, size_t i)
+{
+	struct mgr_lock *lk = &l->v[i];
+
+	if (lk->n) {
+		struct mgr_waiter first = lk->queue[0];
+
+		lock_unqueue(lk, 0);
+		lk->holder = first.fd;
+		lock_answer(&first, 0);
+		return;
+	}
+	free(lk->name);
+	free(lk->queue);
+	l->v[i] = l->v[--l->n];
+}
+
+/* A lock held by @fd, made on first use.  NULL when out of memory. */
+static struct mgr_lock *lock_new(struct mgr_locks *l, const char *name, int fd)
+{
+	char *copy;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct mgr_lock *grown = realloc(l->v, cap * sizeof(*grown));
+
+		if (!grown)
+			return NULL;
+		l->v = grown;
+		l->cap = cap;
+	}
+	copy = strdup(name);
+	if (!copy)
+		return NULL;
+	l->v[l->n] = (struct mgr_lock){ .name = copy, .holder = fd };
+	return &l->v[l->n++];
+}
+
+static int lock_enqueue(struct mgr_lock *lk, struct mgr_waiter w)
+{
+	if (lk->n == lk->cap) {
+		size_t cap = lk->cap ? 2 * lk->cap : 4;
+		struct mgr_waiter *grown = realloc(lk->queue, cap * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		lk->queue = grown;
+		lk->cap = cap;
+	}
+	lk->queue[lk->n++] = w;
+	return 0;
+}
+
+static bool lock_waits(const struct mgr_lock *lk, int fd)
+{
+	for (size_t k = 0; k < lk->n; k++)
+		if (lk->queue[k].fd == fd)
+			return true;
+	return false;
+}
+
+/* MGR_LOCK: granted now (0), queued (1), or refused (a negative errno). */
+static int lock_acquire(struct mgr_locks *l, int fd, const struct frame *req, int64_t now,
+			const char *name, const unsigned char *arg, size_t arglen)
+{
+	struct mgr_lock *lk = lock_find(l, name);
+	int64_t ms;
+
+	if (arglen != sizeof(ms))
+		return -EINVAL;
+	memcpy(&ms, arg, sizeof(ms));
+	if (ms < 0)
+		return -EINVAL;
+	if (!lk)
+		return lock_new(l, name, fd) ? 0 : -ENOMEM;
+	if (lk->holder == fd || lock_waits(lk, fd))
+		return -EDEADLK; /* not reentrant: it would wait for itself */
+	if (ms == 0)
+		return -ETIMEDOUT; /* a try-lock that found it taken */
+	if (ms > (CLK_NEVER - now) / CLK_NS_PER_MS)
+		ms = (CLK_NEVER - now) / CLK_NS_PER_MS;
+	struct mgr_waiter w = { .fd = fd, .id = req->id, .deadline = now + ms * CLK_NS_PER_MS };
+	return lock_enqueue(lk, w) ? -ENOMEM : 1;
+}
+
+int mgr_locks_request(struct mgr_locks *l, int fd, const struct frame *req, int64_t now,
+		      struct mgr_reply *r)
+{
+	const unsigned char *arg;
+	const char *name;
+	size_t arglen;
+	int rc = mgr_split(req, &name, &arg, &arglen);
+
+	r->kind = MGR_OK;
+	r->len = 0;
+	if (rc == 0 && req->kind == MGR_LOCK) {
+		rc = lock_acquire(l, fd, req, now, name, arg, arglen);
+		if (rc == 1)
+			return 1;
+	} else if (rc == 0) {
+		struct mgr_lock *lk = lock_find(l, name);
+
+		if (arglen)
+			rc = -EINVAL;
+		else if (!lk || lk->holder != fd)
+			rc = -EPERM; /* only the holder may unlock */
+		else
+			lock_release(l, (size_t)(lk - l->v));
+	}
+	if (rc)
+		mgr_reply_error(r, rc);
+	return 0;
+}
+
+void mgr_locks_drop(struct mgr_locks *l, int fd)
+{
+	/* From the end: a released lock with no waiter takes the last one's place. */
+	for (size_t i = l->n; i-- > 0;) {
+		struct mgr_lock *lk = &l->v[i];
+
+		for (size_t k = lk->n; k-- > 0;)
+			if (lk->queue[k].fd == fd)
+				lock_unqueue(lk, k);
+		if (lk->holder == fd)
+			lock_release(l, i);
+	}
+}
+
+void mgr_locks_expire(struct mgr_locks *l, int64_t now)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		struct mgr_lock *lk = &l->v[i];
+
+		for (size_t k = lk->n; k-- > 0;) {
+			if (lk->queue[k].deadline <= now) {
+				struct mgr_waiter w = lk->queue[k];
+
+				lock_unqueue(lk, k);
+				lock_answer(&w, -ETIMEDOUT);
+			}
+		}
+	}
+}
+
+int64_t mgr_locks_deadline(const struct mgr_locks *l)
+{
+	int64_t first = CLK_NEVER;
+
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t k = 0; k < l->v[i].n; k++)
+			if (l->v[i].queue[k].deadline < first)
+				first = l->v[i].queue[k].deadline;
+	return first;
+}
+
+bool mgr_locks_busy(const struct mgr_locks *l, int fd)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].holder == fd || lock_waits(&l->v[i], fd))
+			return true;
+	return false;
+}
+
+void mgr_locks_free(struct mgr_locks *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].name);
+		free(l->v[i].queue);
+	}
+	free(l->v);
+	*l = (struct mgr_locks){ 0 };
 }
 
 /* ---------------------------------------------------------------- the process */
@@ -396,7 +656,7 @@ int manager_connect(const struct manager *m, struct manager_client **out)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	c->reply_ms = m->opts.reply_ms;
+	c->reply_ms = c->rcv_ms = m->opts.reply_ms;
 	c->next_id = 1;
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0) {
@@ -438,6 +698,7 @@ void manager_close(struct manager_client *c)
 	if (!c)
 		return;
 	close(c->fd);
+	free(c->out);
 	free(c);
 }
 
@@ -449,18 +710,90 @@ static int check_key(const char *key)
 }
 
 /*
+ * Make @c's receive limit @ms, if it is not already: a lock's request
+ * waits for its grant longer than any other waits for its reply.
+ */
+static int set_rcv_ms(struct manager_client *c, long ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (ms == c->rcv_ms)
+		return 0;
+	if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		return -errno;
+	c->rcv_ms = ms;
+	return 0;
+}
+
+/*
+ * Receive the reply to the request just sent into *@f: as frame_recv(),
+ * but a small reply, the usual one, arrives in one recv() with its header.
+ * Only one request is ever unanswered, so no byte of a later frame can be
+ * read by mistake; a reply longer than its header says is broken.
+ */
+static int recv_reply(int fd, struct frame *f)
+{
+	unsigned char first[FRAME_HEADER + 240];
+	size_t got = 0, have;
+	int rc;
+
+	*f = (struct frame){ 0 };
+	while (got < FRAME_HEADER) {
+		ssize_t n = recv(fd, first + got, sizeof(first) - got, 0);
+
+		if (n == 0)
+			return got ? -EPROTO : 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		got += (size_t)n;
+	}
+	rc = frame_decode(first, f, MGR_REPLY_MAX);
+	if (rc)
+		return rc;
+	have = got - FRAME_HEADER;
+	if (have > f->len)
+		return -EPROTO;
+	if (f->len == 0)
+		return 1;
+	f->data = malloc((size_t)f->len + 1);
+	if (!f->data)
+		return -ENOMEM;
+	memcpy(f->data, first + FRAME_HEADER, have);
+	while (have < f->len) {
+		ssize_t n = recv(fd, f->data + have, f->len - have, 0);
+
+		if (n <= 0 && !(n < 0 && errno == EINTR)) {
+			rc = n == 0 ? -EPROTO : -errno;
+			frame_release(f);
+			return rc;
+		}
+		if (n > 0)
+			have += (size_t)n;
+	}
+	f->data[f->len] = '\0';
+	return 1;
+}
+
+/*
  * One round trip: send request @kind with payload "key\0" @arg (no payload
- * when @key is NULL) and wait for its reply.  Returns 0 and an MGR_OK reply
- * in *@reply (the caller releases it), the server's error code, or a
- * transport error, which breaks the proxy for good: after a timeout the
- * late reply could still arrive and be taken for the next one's.
+ * when @key is NULL) and wait for its reply, up to @wait_ms more than the
+ * reply timeout.  Returns 0 and an MGR_OK reply in *@reply (the caller
+ * releases it), the server's error code, or a transport error, which
+ * breaks the proxy for good: after a timeout the late reply could still
+ * arrive and be taken for the next one's.
+ *
+ * The request leaves in one send() and its reply comes back, usually, in
+ * one recv(): a round trip is two system calls here and a wake-up on each
+ * side, which is most of what it costs.
  */
 static int round_trip(struct manager_client *c, uint32_t kind, const char *key, const void *arg,
-		      size_t arglen, struct frame *reply)
+		      size_t arglen, long wait_ms, struct frame *reply)
 {
-	size_t klen = key ? strlen(key) + 1 : 0;
+	size_t klen = key ? strlen(key) + 1 : 0, need = FRAME_HEADER + klen + arglen;
 	uint32_t id = c->next_id++;
-	unsigned char *payload = NULL;
 	int rc;
 
 	if (c->next_id == MGR_NO_ID) /* that id is the server's, for no request */
@@ -468,18 +801,26 @@ static int round_trip(struct manager_client *c, uint32_t kind, const char *key, 
 	*reply = (struct frame){ 0 };
 	if (c->broken)
 		return c->broken;
-	if (klen + arglen) {
-		payload = malloc(klen + arglen);
-		if (!payload)
+	if (klen + arglen > UINT32_MAX)
+		return -EMSGSIZE;
+	if (need > c->out_cap) {
+		unsigned char *grown = realloc(c->out, need);
+
+		if (!grown)
 			return -ENOMEM;
-		memcpy(payload, key, klen);
-		if (arglen)
-			memcpy(payload + klen, arg, arglen);
+		c->out = grown;
+		c->out_cap = need;
 	}
-	rc = frame_send(c->fd, kind, id, payload, klen + arglen);
-	free(payload);
+	frame_encode(c->out, kind, id, (uint32_t)(klen + arglen));
+	if (klen)
+		memcpy(c->out + FRAME_HEADER, key, klen);
+	if (arglen)
+		memcpy(c->out + FRAME_HEADER + klen, arg, arglen);
+	rc = set_rcv_ms(c, wait_ms > LONG_MAX - c->reply_ms ? LONG_MAX : c->reply_ms + wait_ms);
 	if (rc == 0)
-		rc = frame_recv(c->fd, reply, MGR_REPLY_MAX);
+		rc = send_whole(c->fd, c->out, need);
+	if (rc == 0)
+		rc = recv_reply(c->fd, reply);
 	if (rc <= 0) {
 		c->broken = transport_error(rc);
 		return c->broken;
@@ -507,7 +848,7 @@ int manager_get(struct manager_client *c, const char *key, char **value, size_t 
 	*len = 0;
 	if ((rc = check_key(key)))
 		return rc;
-	rc = round_trip(c, MGR_GET, key, NULL, 0, &r);
+	rc = round_trip(c, MGR_GET, key, NULL, 0, 0, &r);
 	if (rc)
 		return rc;
 	if (!r.data) {
@@ -528,7 +869,7 @@ int manager_set(struct manager_client *c, const char *key, const void *value, si
 
 	if ((rc = check_key(key)))
 		return rc;
-	rc = round_trip(c, MGR_SET, key, value, len, &r);
+	rc = round_trip(c, MGR_SET, key, value, len, 0, &r);
 	frame_release(&r);
 	return rc;
 }
@@ -540,7 +881,7 @@ int manager_delete(struct manager_client *c, const char *key)
 
 	if ((rc = check_key(key)))
 		return rc;
-	rc = round_trip(c, MGR_DELETE, key, NULL, 0, &r);
+	rc = round_trip(c, MGR_DELETE, key, NULL, 0, 0, &r);
 	frame_release(&r);
 	return rc;
 }
@@ -561,7 +902,7 @@ int manager_keys(struct manager_client *c, char ***keys, size_t *n)
 
 	*keys = NULL;
 	*n = 0;
-	rc = round_trip(c, MGR_KEYS, NULL, NULL, 0, &r);
+	rc = round_trip(c, MGR_KEYS, NULL, NULL, 0, 0, &r);
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < r.len; i++)
@@ -598,13 +939,40 @@ int manager_incr(struct manager_client *c, const char *key, int64_t delta, int64
 
 	if ((rc = check_key(key)))
 		return rc;
-	rc = round_trip(c, MGR_INCR, key, &delta, sizeof(delta), &r);
+	rc = round_trip(c, MGR_INCR, key, &delta, sizeof(delta), 0, &r);
 	if (rc)
 		return rc;
 	if (r.len != sizeof(int64_t))
 		rc = -EPROTO;
 	else if (now)
 		memcpy(now, r.data, sizeof(*now));
+	frame_release(&r);
+	return rc;
+}
+
+int manager_lock(struct manager_client *c, const char *name, long timeout_ms)
+{
+	int64_t ms = timeout_ms;
+	struct frame r;
+	int rc;
+
+	if ((rc = check_key(name)))
+		return rc;
+	if (timeout_ms < 0)
+		return -EINVAL;
+	rc = round_trip(c, MGR_LOCK, name, &ms, sizeof(ms), timeout_ms, &r);
+	frame_release(&r);
+	return rc;
+}
+
+int manager_unlock(struct manager_client *c, const char *name)
+{
+	struct frame r;
+	int rc;
+
+	if ((rc = check_key(name)))
+		return rc;
+	rc = round_trip(c, MGR_UNLOCK, name, NULL, 0, 0, &r);
 	frame_release(&r);
 	return rc;
 }
@@ -631,7 +999,11 @@ const char *manager_strerror(int code)
 	case -EUSERS:
 		return "the manager already serves its maximum number of clients";
 	case -ETIMEDOUT:
-		return "no reply from the manager in time";
+		return "timed out: no reply, or no lock, in time";
+	case -EDEADLK:
+		return "this proxy already holds or awaits that lock";
+	case -EPERM:
+		return "unlock of a lock this proxy does not hold";
 	case -ECONNRESET:
 	case -ECONNREFUSED:
 		return "the manager is gone";

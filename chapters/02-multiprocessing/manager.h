@@ -16,11 +16,18 @@
  * stores the sum in one request, a missing key counting as 0.  keys() lists
  * the keys in byte order, so a printout is the same on every run.
  *
+ * The server also keeps named locks, Python's manager.Lock(): a sequence
+ * of requests between manager_lock() and manager_unlock() of one name
+ * runs while no other proxy holds that name.  Waiters queue in the server
+ * and are granted in the order they asked; a proxy whose connection ends
+ * (its process died, say) releases what it held and leaves every queue.
+ *
  * Lifecycle:
  *	manager_start()     fork the server, listening on a socket in a
  *	                    private directory; returns once clients may connect
  *	manager_connect()   a proxy: one connection for the calling process
  *	manager_get/set/delete/keys/incr()   one round trip each
+ *	manager_lock/unlock()                one each; a lock's may wait
  *	manager_close()     close a proxy
  *	manager_shutdown()  stop the server, reap it, remove the socket
  *
@@ -38,17 +45,19 @@
  * Blocking.  Every proxy call blocks for one round trip, at most the
  * reply timeout (struct manager_opts) per direction, then fails with
  * -ETIMEDOUT; after a failed round trip (time out, lost server) the proxy
- * is broken and every later call returns the same error.  One proxy is
- * used by one thread at a time.
+ * is broken and every later call returns the same error.  manager_lock()
+ * may wait its own timeout longer, asleep.  One proxy is used by one
+ * thread at a time.
  *
  * The server's bounds, each a choice of struct manager_opts: requests of
  * at most max_frame bytes (a larger one is answered -EMSGSIZE and the
  * connection closed, without reading it); at most max_clients connections
  * (the next gets -EUSERS from manager_connect()); a connection idle for
- * idle_ms is closed; one that sent part of a frame and nothing more for
- * head_ms is closed.  A malformed request gets an error reply; a broken
- * frame, or a client that dies halfway through one, costs only that
- * connection: the dictionary and the other clients never notice.
+ * idle_ms is closed, unless it holds or awaits a lock; one that sent part
+ * of a frame and nothing more for head_ms is closed.  A malformed request
+ * gets an error reply; a broken frame, or a client that dies halfway
+ * through one, costs only that connection: the dictionary and the other
+ * clients never notice.
  *
  * Errors are values: 0 or a negative errno code, put in words for this
  * module by manager_strerror().  Nothing here prints or exits, except the
@@ -142,6 +151,22 @@ void manager_keys_free(char **keys, size_t n);
  * int64_t; nothing changes), or an error of the round trip.
  */
 int manager_incr(struct manager_client *c, const char *key, int64_t delta, int64_t *now);
+
+/*
+ * Take the lock @name (a key's rules), waiting at most @timeout_ms (0: only
+ * if it is free now) behind the proxies that asked first.  Returns 0 once
+ * this proxy holds it; -ETIMEDOUT when the time ran out (the proxy then
+ * waits no more and stays usable); -EDEADLK if this proxy already holds or
+ * awaits @name (locks are not reentrant); -EINVAL (a bad name, a negative
+ * timeout); or an error of the round trip.
+ */
+int manager_lock(struct manager_client *c, const char *name, long timeout_ms);
+
+/*
+ * Release @name, granting it to its first waiter.  Returns 0, -EPERM if
+ * this proxy does not hold it, or an error of the round trip.
+ */
+int manager_unlock(struct manager_client *c, const char *name);
 
 /* A sentence for a code returned here (a negative errno). */
 const char *manager_strerror(int code);

@@ -5,9 +5,11 @@
  * process owns, and the parent prints it: {"a": 1, "b": 2}.  Then several
  * processes each add 1 to one counter many times, first as the guide's
  * d[k] = d[k] + 1 (a get, then a set: two round trips with a gap between
- * them) and then with the server's incr (one request).  The first loses
- * updates, the second none; both are timed, and the round-trip rate is
- * what every proxy call costs.
+ * them), then with the server's incr (one request), then as get-then-set
+ * inside the manager's lock, and last with no manager at all: a counter in
+ * shared memory behind a robust process-shared mutex (shm_counter.h).  The
+ * first loses updates, the other three none; each is timed, and the
+ * round-trip rate is what every proxy call costs.
  *
  *	manager_demo [--procs N] [--ops M]
  */
@@ -27,12 +29,17 @@
 #include "check.h"
 #include "clock.h"
 #include "manager.h"
+#include "shm_counter.h"
 
 /* What a worker process does with its proxy. */
-enum job { JOB_WRITE, JOB_GET_SET, JOB_INCR };
+enum job { JOB_WRITE, JOB_GET_SET, JOB_INCR, JOB_LOCKED, JOB_SHM };
+
+/* A lock held by nobody for this long is a bug, not a busy counter. */
+#define LOCK_WAIT_MS 30000L
 
 struct race {
 	struct manager *m;
+	struct shm_counter *shm; /* JOB_SHM's, mapped before the fork */
 	enum job job;
 	long ops;
 	char key[16];
@@ -40,14 +47,57 @@ struct race {
 };
 
 /* The body of a worker process.  Returns its exit status. */
+/* d[k] = d[k] + 1 as two round trips: another process may set k between them. */
+static int get_then_set(struct manager_client *c, const char *key)
+{
+	char buf[24], *old;
+	size_t len;
+	int rc = manager_get(c, key, &old, &len);
+
+	if (rc)
+		return rc;
+	snprintf(buf, sizeof(buf), "%lld", strtoll(old, NULL, 10) + 1);
+	free(old);
+	return manager_set(c, key, buf, strlen(buf));
+}
+
+/* The same inside the manager's lock: nothing comes between them now. */
+static int locked_get_then_set(struct manager_client *c, const char *key)
+{
+	int rc = manager_lock(c, key, LOCK_WAIT_MS), unlock_rc;
+
+	if (rc)
+		return rc;
+	rc = get_then_set(c, key);
+	unlock_rc = manager_unlock(c, key);
+	return rc ? rc : unlock_rc;
+}
+
+/* The shared-memory worker: no manager, no messages, one mutex in shared pages. */
+static int shm_worker(const struct race *r, int gate)
+{
+	char b;
+	int rc = 0;
+
+	while (read(gate, &b, 1) < 0 && errno == EINTR)
+		;
+	for (long i = 0; i < r->ops && rc == 0; i++)
+		rc = shm_counter_add(r->shm, 1);
+	if (rc)
+		fprintf(stderr, "%s: worker %d: shm_counter_add: %s\n", wb_progname(),
+			(int)getpid(), strerror(-rc));
+	return rc != 0;
+}
+
 static int worker(const struct race *r, int gate)
 {
 	struct manager_client *c;
-	char buf[24], *old;
-	size_t len;
+	char buf[24];
 	int64_t n;
 	int rc;
 
+	if (r->job == JOB_SHM)
+		return shm_worker(r, gate);
 	rc = manager_connect(r->m, &c);
 	if (rc)
 		goto out_report;
@@ -61,17 +111,16 @@ static int worker(const struct race *r, int gate)
 			rc = manager_set(c, r->key, buf, strlen(buf));
 			break;
 		case JOB_GET_SET:
-			/* d[k] = d[k] + 1: another process may set k between the two. */
-			rc = manager_get(c, r->key, &old, &len);
-			if (rc)
-				break;
-			snprintf(buf, sizeof(buf), "%lld", strtoll(old, NULL, 10) + 1);
-			free(old);
-			rc = manager_set(c, r->key, buf, strlen(buf));
+			rc = get_then_set(c, r->key);
 			break;
 		case JOB_INCR:
 			rc = manager_incr(c, r->key, 1, &n);
 			break;
+		case JOB_LOCKED:
+			rc = locked_get_then_set(c, r->key);
+			break;
+		case JOB_SHM:
+			break; /* shm_worker's */
 		}
 	}
 	manager_close(c);
@@ -165,14 +214,22 @@ static void print_dict(struct manager_client *c)
 	manager_keys_free(keys, n);
 }
 
+/* One row of the race's table: the count, what was lost, the time. */
+static void report(const char *how, long long got, long long expected, double secs)
+{
+	printf("  %-32s %8lld  lost %lld (%.1f %%)  %.3f s\n", how, got, expected - got,
+	       100.0 * (double)(expected - got) / (double)expected, secs);
+}
+
 static void usage(void)
 {
 	printf("usage: %s [--procs N] [--ops M]\n"
 	       "\n"
 	       "Start a manager process that owns a dictionary; two processes write\n"
 	       "\"a\" and \"b\" into it and the parent prints it.  Then N processes add 1\n"
-	       "to one counter M times each, with get-then-set and with the server's\n"
-	       "incr, and the counts and round-trip rates are compared.\n"
+	       "to one counter M times each: with get-then-set, with the server's incr,\n"
+	       "with get-then-set inside the manager's lock, and in shared memory under\n"
+	       "a robust mutex; the counts and the times are compared.\n"
 	       "Defaults: 4 processes, 2500 increments each.\n"
 	       "\n"
 	       "  --procs N   processes in the race (2 to 64)\n"
@@ -192,10 +249,12 @@ int main(int argc, char **argv)
 	};
 	long procs = 4, ops = 2500;
 	struct manager_client *c;
+	struct shm_counter *shm;
 	struct manager *m;
 	struct race *races;
-	double t_getset, t_incr;
-	long long expected, got_getset, got_incr;
+	double t_getset, t_incr, t_locked, t_shm;
+	long long expected, got_getset, got_incr, got_locked;
+	long got_shm;
 	int c_opt, rc, status;
 
 	wb_init(argv[0]);
@@ -234,28 +293,46 @@ int main(int argc, char **argv)
 	printf("\n%ld processes add 1 to one counter %ld times each (expected %lld):\n", procs, ops,
 	       expected);
 	/* Python's d[k] = d[k] + 1 needs d[k] to exist: start it at 0. */
-	rc = manager_set(c, "getset", "0", 1);
+	if ((rc = manager_set(c, "getset", "0", 1)) || (rc = manager_set(c, "locked", "0", 1)))
+		die("set: %s", manager_strerror(rc));
+	/* Mapped before the workers fork, so that they all share its pages. */
+	rc = shm_counter_new(&shm);
 	if (rc)
-		die("set getset: %s", manager_strerror(rc));
+		die("shm_counter_new: %s", strerror(-rc));
+
 	for (long i = 0; i < procs; i++)
 		races[i] = (struct race){ .m = m, .job = JOB_GET_SET, .ops = ops, .key = "getset" };
 	t_getset = run_workers(races, procs);
 	got_getset = counter(c, "getset");
-	printf("  d[k] = d[k] + 1 (get, then set)  %8lld  lost %lld (%.1f %%)  %.3f s\n",
-	       got_getset, expected - got_getset,
-	       100.0 * (double)(expected - got_getset) / (double)expected, t_getset);
+	report("d[k] = d[k] + 1 (get, then set)", got_getset, expected, t_getset);
 
 	for (long i = 0; i < procs; i++)
 		races[i] = (struct race){ .m = m, .job = JOB_INCR, .ops = ops, .key = "incr" };
 	t_incr = run_workers(races, procs);
 	got_incr = counter(c, "incr");
-	printf("  incr(k, 1) in the server         %8lld  lost %lld (%.1f %%)  %.3f s\n", got_incr,
-	       expected - got_incr, 100.0 * (double)(expected - got_incr) / (double)expected,
-	       t_incr);
+	report("incr(k, 1) in the server", got_incr, expected, t_incr);
+
+	for (long i = 0; i < procs; i++)
+		races[i] = (struct race){ .m = m, .job = JOB_LOCKED, .ops = ops, .key = "locked" };
+	t_locked = run_workers(races, procs);
+	got_locked = counter(c, "locked");
+	report("lock; d[k] = d[k] + 1; unlock", got_locked, expected, t_locked);
+
+	for (long i = 0; i < procs; i++)
+		races[i] = (struct race){ .shm = shm, .job = JOB_SHM, .ops = ops };
+	t_shm = run_workers(races, procs);
+	rc = shm_counter_get(shm, &got_shm);
+	if (rc)
+		die("shm_counter_get: %s", strerror(-rc));
+	report("shared memory, robust mutex", got_shm, expected, t_shm);
+	shm_counter_free(shm);
+
 	printf("round trips: %.0f per second with %ld processes (Python's Manager: about 7,600)\n",
 	       (double)expected / t_incr, procs);
-	printf("expected=%lld getset=%lld incr=%lld getset_s=%.3f incr_s=%.3f ops_per_s=%.0f\n",
-	       expected, got_getset, got_incr, t_getset, t_incr, (double)expected / t_incr);
+	printf("expected=%lld getset=%lld incr=%lld locked=%lld shm=%ld getset_s=%.3f incr_s=%.3f "
+	       "locked_s=%.3f shm_s=%.3f ops_per_s=%.0f\n",
+	       expected, got_getset, got_incr, got_locked, got_shm, t_getset, t_incr, t_locked,
+	       t_shm, (double)expected / t_incr);
 
 	manager_close(c);
 	free(races);

@@ -45,6 +45,8 @@ struct client {
 struct server {
 	const struct manager_opts *o;
 	struct mgr_dict dict;
+	struct mgr_locks locks;
+	struct mgr_reply reply; /* built for each request; its buffer is kept */
 	struct client *clients; /* o->max_clients of them */
 	size_t n;
 	struct pollfd *pfds; /* the stop fd, the listener, then the clients */
@@ -60,9 +62,9 @@ static int64_t after_ms(long ms)
  * timeout (set at accept), so a client that stops reading its replies
  * holds the loop up for at most head_ms, then loses its connection.
  */
-static int send_reply(struct client *c, uint32_t id, const struct mgr_reply *r)
+static int send_reply(struct client *c, uint32_t id, struct mgr_reply *r)
 {
-	return frame_send(c->fd, r->kind, id, r->data, r->len);
+	return mgr_reply_send(c->fd, id, r);
 }
 
 /* Tell @c why its connection ends (MGR_NO_ID), and return @code. */
@@ -191,16 +193,28 @@ static int take_header(struct server *s, struct client *c)
 	return 0;
 }
 
-/* A whole request has arrived: answer it and get ready for the next. */
+/*
+ * A whole request has arrived: answer it and get ready for the next.  The
+ * locks' requests go to the locks (manager.c), whose waiters are answered
+ * later, when they are granted or give up.
+ */
 static int answer(struct server *s, struct client *c)
 {
-	struct mgr_reply r = { 0 };
-	int rc;
+	struct mgr_reply *r = &s->reply;
+	int rc = 0;
 
 	c->req.data[c->req.len] = '\0';
-	dispatch(&s->dict, &c->req, &r);
-	rc = send_reply(c, c->req.id, &r);
-	free(r.data);
+	if (c->req.kind == MGR_LOCK || c->req.kind == MGR_UNLOCK) {
+		if (mgr_locks_request(&s->locks, c->fd, &c->req, clk_now_ns(), r) == 0)
+			rc = send_reply(c, c->req.id, r);
+	} else {
+		dispatch(&s->dict, &c->req, r);
+		rc = send_reply(c, c->req.id, r);
+	}
+	if (r->cap > 65536) { /* a large reply's buffer is not kept */
+		free(r->buf);
+		*r = (struct mgr_reply){ 0 };
+	}
 	frame_release(&c->req);
 	c->got = 0;
 	c->deadline = after_ms(s->o->idle_ms);
@@ -224,34 +238,40 @@ static int client_readable(struct server *s, struct client *c)
 	 * is whole, take_header() checks it; when the payload is whole,
 	 * answer() replies.  recv() returning 0 means the client is gone,
 	 * perhaps halfway through a frame: that is -ECONNRESET for it alone.
-	 * EAGAIN and EINTR mean "nothing yet": return 0.
+	 * EAGAIN and EINTR mean "nothing yet": return 0.  A read that got all
+	 * it asked for may have left more behind: read on (a header's payload
+	 * was most likely sent with it), rather than wait for poll() to say so.
 	 */
 	/* >>> solution */
-	size_t want;
-	unsigned char *to;
-	ssize_t n;
-	int rc;
+	for (;;) {
+		size_t want;
+		unsigned char *to;
+		ssize_t n;
+		int rc;
 
-	if (c->got < FRAME_HEADER) {
-		to = c->hdr + c->got;
-		want = FRAME_HEADER - c->got;
-	} else {
-		to = c->req.data + (c->got - FRAME_HEADER);
-		want = FRAME_HEADER + c->req.len - c->got;
+		if (c->got < FRAME_HEADER) {
+			to = c->hdr + c->got;
+			want = FRAME_HEADER - c->got;
+		} else {
+			to = c->req.data + (c->got - FRAME_HEADER);
+			want = FRAME_HEADER + c->req.len - c->got;
+		}
+		n = recv(c->fd, to, want, MSG_DONTWAIT);
+		if (n == 0)
+			return -ECONNRESET;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0
+											 : -errno;
+		if (c->got == 0)
+			c->deadline = after_ms(s->o->head_ms);
+		c->got += (size_t)n;
+		if (c->got == FRAME_HEADER && (rc = take_header(s, c)))
+			return rc;
+		if (c->got == FRAME_HEADER + c->req.len)
+			return answer(s, c);
+		if ((size_t)n < want)
+			return 0; /* the socket is empty for now */
 	}
-	n = recv(c->fd, to, want, MSG_DONTWAIT);
-	if (n == 0)
-		return -ECONNRESET;
-	if (n < 0)
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -errno;
-	if (c->got == 0)
-		c->deadline = after_ms(s->o->head_ms);
-	c->got += (size_t)n;
-	if (c->got == FRAME_HEADER && (rc = take_header(s, c)))
-		return rc;
-	if (c->got == FRAME_HEADER + c->req.len)
-		return answer(s, c);
-	return 0;
 	/* <<< solution */
 	/* >>> skeleton
 	(void)take_header, (void)answer;
@@ -292,15 +312,19 @@ static void accept_clients(struct server *s, int listen_fd)
 /* Close client @i; the last one takes its place. */
 static void drop_client(struct server *s, size_t i)
 {
+	mgr_locks_drop(&s->locks, s->clients[i].fd);
 	close(s->clients[i].fd);
 	frame_release(&s->clients[i].req);
 	s->clients[i] = s->clients[--s->n];
 }
 
-/* How long poll() may sleep: until the nearest client deadline, or forever. */
+/*
+ * How long poll() may sleep: until the nearest client deadline or lock
+ * waiter's deadline, or forever.
+ */
 static int poll_timeout(const struct server *s)
 {
-	int64_t first = CLK_NEVER, ms;
+	int64_t first = mgr_locks_deadline(&s->locks), ms;
 
 	for (size_t i = 0; i < s->n; i++)
 		if (s->clients[i].deadline < first)
@@ -331,11 +355,18 @@ static int serve_loop(struct server *s, int listen_fd, int stop_fd)
 		 * into its place, and that one has had its turn already.
 		 */
 		for (size_t i = s->n; i-- > 0;) {
-			if (s->pfds[2 + i].revents && client_readable(s, &s->clients[i]) < 0)
+			struct client *c = &s->clients[i];
+
+			if (s->pfds[2 + i].revents && client_readable(s, c) < 0)
 				drop_client(s, i);
-			else if (clk_passed(s->clients[i].deadline))
+			else if (!clk_passed(c->deadline))
+				continue;
+			else if (c->got == 0 && mgr_locks_busy(&s->locks, c->fd))
+				c->deadline = after_ms(s->o->idle_ms); /* quiet, but in a lock */
+			else
 				drop_client(s, i);
 		}
+		mgr_locks_expire(&s->locks, clk_now_ns());
 		if (s->pfds[1].revents)
 			accept_clients(s, listen_fd);
 	}
@@ -357,6 +388,8 @@ int mgr_serve(int listen_fd, int stop_fd, const struct manager_opts *o)
 		drop_client(&s, s.n - 1);
 	free(s.pfds);
 	free(s.clients);
+	free(s.reply.buf);
+	mgr_locks_free(&s.locks);
 	mgr_dict_free(&s.dict);
 	return rc;
 }

@@ -12,6 +12,13 @@
  *   timeouts   a silent client and a client stuck inside a frame are closed
  *   idle       the server's CPU time while its clients are silent
  *   shutdown   what manager_shutdown() leaves behind
+ *   lock       --procs x --ops get-then-set under manager_lock(): exact
+ *   lockfifo   waiters granted in the order they asked; the lock's errors
+ *   lockdeath  a holder killed, a waiter gone: the next waiter is granted
+ *   locktime   a timed-out lock request leaves the queue; the proxy goes on
+ *   lockwait   a process waiting for a lock, asleep (its CPU time)
+ *   lockidle   a silent holder keeps its connection; a silent proxy does not
+ *   floor      round trips over a bare socketpair beside the manager's
  *
  * Every scene also prints server=PID, so the checks can see that no
  * process outlives the probe.  Each wait on the server is bounded by the
@@ -96,6 +103,8 @@ static const char *code_name(int rc)
 		      { -EUSERS, "EUSERS" },
 		      { -ETIMEDOUT, "ETIMEDOUT" },
 		      { -ECONNRESET, "ECONNRESET" },
+		      { -EDEADLK, "EDEADLK" },
+		      { -EPERM, "EPERM" },
 		      { -ENOSYS, "ENOSYS" } };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -566,6 +575,214 @@ static void case_timeouts(void)
 	stop(m);
 }
 
+/* ------------------------------------------------------------- locks */
+
+#define LOCK_WAIT_MS 10000L
+
+/* d[k] = d[k] + 1 inside the lock: a get and a set that nothing comes between. */
+static int locked_add(struct manager_client *c, const char *key)
+{
+	char buf[24], *old;
+	size_t len;
+	int rc = manager_lock(c, "L", LOCK_WAIT_MS);
+
+	if (rc)
+		return rc;
+	rc = manager_get(c, key, &old, &len);
+	if (rc == 0) {
+		snprintf(buf, sizeof(buf), "%lld", strtoll(old, NULL, 10) + 1);
+		free(old);
+		rc = manager_set(c, key, buf, strlen(buf));
+	}
+	int urc = manager_unlock(c, "L");
+	return rc ? rc : urc;
+}
+
+static int lock_client(struct manager *m, int i, void *arg)
+{
+	const long *ops = arg;
+	struct manager_client *c;
+	int rc = manager_connect(m, &c);
+
+	for (long k = 0; rc == 0 && k < *ops; k++)
+		rc = locked_add(c, "n");
+	if (rc)
+		fprintf(stderr, "%s: client %d: %s\n", wb_progname(), i, manager_strerror(rc));
+	manager_close(c);
+	return rc != 0;
+}
+
+static void case_lock(long procs, long ops)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c = connect_or_die(m);
+	char *v;
+	size_t len;
+	int rc;
+
+	if ((rc = manager_set(c, "n", "0", 1)))
+		die("set: %s", manager_strerror(rc));
+	fork_all(m, (int)procs, lock_client, &ops);
+	if ((rc = manager_get(c, "n", &v, &len)))
+		die("get: %s", manager_strerror(rc));
+	printf("locked=%s expected=%lld\n", v, (long long)procs * ops);
+	free(v);
+	manager_close(c);
+	stop(m);
+}
+
+/* A raw LOCK or UNLOCK request for @name, sent without waiting for its reply. */
+static void raw_lock(int fd, uint32_t kind, uint32_t id, const char *name, int64_t ms)
+{
+	unsigned char p[64];
+	size_t n = strlen(name) + 1;
+
+	memcpy(p, name, n);
+	if (kind == MGR_LOCK) {
+		memcpy(p + n, &ms, sizeof(ms));
+		n += sizeof(ms);
+	}
+	raw_frame(fd, FRAME_MAGIC, kind, id, (uint32_t)n, p, n);
+}
+
+/*
+ * Four waiters queue behind a holder, each after the server has taken the
+ * one before (wait_taken): their order is forced.  Each, once granted,
+ * unlocks, which must grant the next one and no other.
+ */
+static void case_lockfifo(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *h = connect_or_die(m), *o = connect_or_die(m);
+	int w[4], early = 0;
+	char got[64], b;
+
+	printf("holder: %s\n", code_name(manager_lock(h, "L", 0)));
+	printf("try-lock while held: %s\n", code_name(manager_lock(o, "L", 0)));
+	printf("lock twice: %s\n", code_name(manager_lock(h, "L", 0)));
+	printf("unlock by another: %s\n", code_name(manager_unlock(o, "L")));
+	printf("unlock of no lock: %s\n", code_name(manager_unlock(o, "none")));
+	for (int i = 0; i < 4; i++) {
+		w[i] = raw_connect(m);
+		raw_lock(w[i], MGR_LOCK, 100 + (uint32_t)i, "L", LOCK_WAIT_MS);
+		wait_taken(w[i]);
+	}
+	printf("holder unlocks: %s\n", code_name(manager_unlock(h, "L")));
+	printf("grants:");
+	for (int i = 0; i < 4; i++) {
+		raw_reply(w[i], got, sizeof(got));
+		printf(" [%s]", got);
+		/* Until it unlocks, the waiters behind it have nothing to read. */
+		for (int j = i + 1; j < 4; j++)
+			if (recv(w[j], &b, 1, MSG_PEEK | MSG_DONTWAIT) >= 0)
+				early++;
+		raw_lock(w[i], MGR_UNLOCK, 200 + (uint32_t)i, "L", 0);
+		raw_reply(w[i], got, sizeof(got));
+		printf(" [%s]", got);
+	}
+	printf("\n");
+	printf("granted early: %d\n", early);
+	printf("free again: %s\n", code_name(manager_lock(o, "L", 0)));
+	for (int i = 0; i < 4; i++)
+		close(w[i]);
+	manager_close(o);
+	manager_close(h);
+	stop(m);
+}
+
+/*
+ * A child takes the lock and waits on a pipe; two waiters queue behind it,
+ * the first of which hangs up.  The child is killed: the second waiter is
+ * granted, the dead holder's lock and the gone waiter's place passed on.
+ */
+static void case_lockdeath(void)
+{
+	struct manager *m = start(NULL);
+	int ready[2], hold[2], status, w1, w2;
+	pid_t parent = getpid(), pid;
+	char got[64], b;
+
+	if (pipe2(ready, O_CLOEXEC) != 0 || pipe2(hold, O_CLOEXEC) != 0)
+		die_errno(errno, "pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die_errno(errno, "fork");
+	if (pid == 0) {
+		struct manager_client *c;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(1);
+		if (manager_connect(m, &c) != 0 || manager_lock(c, "L", 0) != 0)
+			_exit(1);
+		b = 'y';
+		if (write(ready[1], &b, 1) != 1)
+			_exit(1);
+		while (read(hold[0], &b, 1) < 0 && errno == EINTR)
+			; /* the parent kills us while we hold the lock */
+		_exit(1);
+	}
+	close(ready[1]);
+	if (read(ready[0], &b, 1) != 1)
+		die("the holder could not take the lock");
+	w1 = raw_connect(m);
+	raw_lock(w1, MGR_LOCK, 1, "L", LOCK_WAIT_MS);
+	wait_taken(w1);
+	w2 = raw_connect(m);
+	raw_lock(w2, MGR_LOCK, 2, "L", LOCK_WAIT_MS);
+	wait_taken(w2);
+	close(w1); /* the first waiter gives up and hangs up */
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno(errno, "waitpid");
+	printf("holder: %s\n", WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
+	raw_reply(w2, got, sizeof(got));
+	printf("the waiter behind them: %s\n", got);
+	close(w2);
+	close(ready[0]);
+	close(hold[0]);
+	close(hold[1]);
+	stop(m);
+}
+
+/* A lock request that times out leaves the queue, and its proxy works on. */
+static void case_locktime(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *h = connect_or_die(m), *c = connect_or_die(m);
+	int64_t t0;
+	int rc;
+
+	printf("holder: %s\n", code_name(manager_lock(h, "L", 0)));
+	t0 = clk_now_ns();
+	rc = manager_lock(c, "L", 300);
+	printf("timed out: %s waited_ms=%.0f\n", code_name(rc), clk_since(t0) * 1000);
+	printf("the proxy after it: %s\n", code_name(manager_incr(c, "k", 1, NULL)));
+	/* Were it still queued, this unlock would grant it a lock it gave up. */
+	printf("holder unlocks: %s\n", code_name(manager_unlock(h, "L")));
+	printf("free for it now: %s\n", code_name(manager_lock(c, "L", 0)));
+	printf("the holder now waits its turn: %s\n", code_name(manager_lock(h, "L", 0)));
+	manager_close(c);
+	manager_close(h);
+	stop(m);
+}
+
+/* Silence costs a connection its place, unless it holds a lock. */
+static void case_lockidle(void)
+{
+	struct manager *m = start(&(struct manager_opts){ .idle_ms = 200 });
+	struct manager_client *h = connect_or_die(m), *o = connect_or_die(m);
+
+	printf("holder: %s\n", code_name(manager_lock(h, "L", 0)));
+	clk_sleep_ms(600); /* three idle limits */
+	printf("a silent proxy without a lock: %s\n", code_name(manager_incr(o, "k", 1, NULL)));
+	printf("the silent holder unlocks: %s\n", code_name(manager_unlock(h, "L")));
+	manager_close(o);
+	manager_close(h);
+	stop(m);
+}
+
 /* ------------------------------------------------------------- idle, shutdown */
 
 /* CPU time (ms) and voluntary context switches of process @pid. */
@@ -620,6 +837,123 @@ static void case_idle(void)
 	stop(m);
 }
 
+/*
+ * A child waits for a lock the parent holds; the parent measures the
+ * child's CPU time meanwhile, then unlocks, and the child reports the grant.
+ */
+static void case_lockwait(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *h = connect_or_die(m);
+	int ready[2], status, rc;
+	pid_t parent = getpid(), pid;
+	double cpu0, cpu1;
+	long w0, w1;
+	char b;
+
+	if ((rc = manager_lock(h, "L", 0)))
+		die("lock: %s", manager_strerror(rc));
+	if (pipe2(ready, O_CLOEXEC) != 0)
+		die_errno(errno, "pipe");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die_errno(errno, "fork");
+	if (pid == 0) {
+		struct manager_client *c;
+
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(1);
+		if (manager_connect(m, &c) != 0)
+			_exit(1);
+		b = 'y';
+		if (write(ready[1], &b, 1) != 1)
+			_exit(1);
+		rc = manager_lock(c, "L", LOCK_WAIT_MS);
+		printf("the waiter's lock: %s\n", code_name(rc));
+		fflush(stdout);
+		_exit(rc != 0);
+	}
+	close(ready[1]);
+	if (read(ready[0], &b, 1) != 1)
+		die("the waiter did not connect");
+	close(ready[0]);
+	proc_usage(pid, &cpu0, &w0);
+	clk_sleep_ms(IDLE_WINDOW_MS);
+	proc_usage(pid, &cpu1, &w1);
+	printf("waiter_ms=%d waiter_cpu_ms=%.0f waiter_wakeups=%ld\n", IDLE_WINDOW_MS, cpu1 - cpu0,
+	       w1 - w0);
+	fflush(stdout);
+	printf("holder unlocks: %s\n", code_name(manager_unlock(h, "L")));
+	fflush(stdout);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno(errno, "waitpid");
+	printf("waiter: %s\n",
+	       WIFEXITED(status) && WEXITSTATUS(status) == 0 ? "granted" : "failed");
+	manager_close(h);
+	stop(m);
+}
+
+/* ------------------------------------------------------------- floor */
+
+/*
+ * What a round trip costs with nothing but the kernel: a 24-byte message
+ * (a header and an 8-byte delta) to a process that sends it back, over a
+ * socketpair, beside manager_incr() in the same run.
+ */
+static void case_floor(long ops)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *c = connect_or_die(m);
+	unsigned char msg[FRAME_HEADER + 8] = { 0 };
+	double t_floor, t_mgr;
+	int sv[2], status;
+	pid_t parent = getpid(), pid;
+	int64_t t0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+		die_errno(errno, "socketpair");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		die_errno(errno, "fork");
+	if (pid == 0) {
+		close(sv[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(1);
+		for (;;) {
+			ssize_t n = recv(sv[1], msg, sizeof(msg), 0);
+
+			if (n <= 0 || send(sv[1], msg, (size_t)n, MSG_NOSIGNAL) != n)
+				_exit(n != 0);
+		}
+	}
+	close(sv[1]);
+	t0 = clk_now_ns();
+	for (long i = 0; i < ops; i++)
+		if (send(sv[0], msg, sizeof(msg), MSG_NOSIGNAL) != sizeof(msg) ||
+		    recv(sv[0], msg, sizeof(msg), MSG_WAITALL) != sizeof(msg))
+			die_errno(errno, "ping-pong");
+	t_floor = clk_since(t0);
+	close(sv[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			die_errno(errno, "waitpid");
+	t0 = clk_now_ns();
+	for (long i = 0; i < ops; i++) {
+		int rc = manager_incr(c, "n", 1, NULL);
+
+		if (rc)
+			die("incr: %s", manager_strerror(rc));
+	}
+	t_mgr = clk_since(t0);
+	printf("floor_ops_s=%.0f manager_ops_s=%.0f manager_vs_floor=%.2f\n", (double)ops / t_floor,
+	       (double)ops / t_mgr, t_floor / t_mgr);
+	manager_close(c);
+	stop(m);
+}
+
 static void case_shutdown(void)
 {
 	struct manager *m = start(NULL);
@@ -644,14 +978,17 @@ static void case_shutdown(void)
 static void usage(void)
 {
 	printf("usage: %s --case NAME [--procs N] [--ops M] [--reply-ms MS]\n"
-	       "cases: contents incr malformed death full timeouts idle shutdown\n",
+	       "cases: contents incr malformed death full timeouts idle shutdown\n"
+	       "       lock lockfifo lockdeath locktime lockwait lockidle floor\n",
 	       wb_progname());
 }
 
 int main(int argc, char **argv)
 {
-	static const char *const cases[] = { "contents", "incr", "malformed", "death", "full",
-					     "timeouts", "idle", "shutdown",  NULL };
+	static const char *const cases[] = { "contents", "incr",     "malformed", "death",
+					     "full",	 "timeouts", "idle",	  "shutdown",
+					     "lock",	 "lockfifo", "lockdeath", "locktime",
+					     "lockwait", "lockidle", "floor",	  NULL };
 	enum { OPT_CASE = 1, OPT_PROCS, OPT_OPS, OPT_REPLY, OPT_HELP };
 	static const struct option opts[] = {
 		{ "case", required_argument, NULL, OPT_CASE },
@@ -709,6 +1046,27 @@ int main(int argc, char **argv)
 		break;
 	case 7:
 		case_shutdown();
+		break;
+	case 8:
+		case_lock(procs, ops);
+		break;
+	case 9:
+		case_lockfifo();
+		break;
+	case 10:
+		case_lockdeath();
+		break;
+	case 11:
+		case_locktime();
+		break;
+	case 12:
+		case_lockwait();
+		break;
+	case 13:
+		case_lockidle();
+		break;
+	case 14:
+		case_floor(ops);
 		break;
 	default:
 		usage_error("--case is required");
