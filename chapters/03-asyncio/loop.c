@@ -170,7 +170,8 @@ static void sift_down(struct loop *loop, size_t i)
 
 		if (child >= loop->nheap)
 			break;
-		if (child + 1 < loop->nheap && timer_before(loop->heap[child + 1], loop->heap[child]))
+		if (child + 1 < loop->nheap &&
+		    timer_before(loop->heap[child + 1], loop->heap[child]))
 			child++;
 		if (!timer_before(loop->heap[child], t))
 			break;

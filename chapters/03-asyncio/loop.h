@@ -82,7 +82,10 @@ struct loop_timer {
 	loop_timer_fn *fn; /* find your struct with container_of-style math */
 };
 #define LOOP_TIMER_IDLE SIZE_MAX
-#define LOOP_TIMER_INIT {.slot = LOOP_TIMER_IDLE}
+#define LOOP_TIMER_INIT                                                                            \
+	{                                                                                          \
+		.slot = LOOP_TIMER_IDLE                                                            \
+	}
 
 /* A soon call or a post: the fields are the loop's while it is queued. */
 struct loop_call;
@@ -91,7 +94,10 @@ struct loop_call {
 	struct loop_call *next, *prev; /* prev is NULL unless queued */
 	loop_call_fn *fn;
 };
-#define LOOP_CALL_INIT {0}
+#define LOOP_CALL_INIT                                                                             \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 /*
  * Make a loop that waits with @backend.  Returns 0 and the loop in *@out,

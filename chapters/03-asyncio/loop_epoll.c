@@ -52,7 +52,7 @@ static void epoll_done(struct loop *loop)
 static int epoll_set(struct loop *loop, int fd, unsigned old_events, unsigned new_events)
 {
 	struct epoll_state *st = loop->backend;
-	struct epoll_event ev = {.data.fd = fd};
+	struct epoll_event ev = { .data.fd = fd };
 	int op;
 
 	if (new_events == LOOP_UNWATCHED)
@@ -83,8 +83,7 @@ static int epoll_wait_ns(struct loop *loop, int64_t timeout_ns)
 			.tv_nsec = timeout_ns % CLK_NS_PER_SEC,
 		};
 
-		n = epoll_pwait2(st->epfd, st->events, max, timeout_ns < 0 ? NULL : &ts,
-				 NULL);
+		n = epoll_pwait2(st->epfd, st->events, max, timeout_ns < 0 ? NULL : &ts, NULL);
 		if (n < 0 && errno == ENOSYS)
 			st->no_pwait2 = true;
 	}
@@ -92,7 +91,9 @@ static int epoll_wait_ns(struct loop *loop, int64_t timeout_ns)
 		int64_t ms = (timeout_ns + CLK_NS_PER_MS - 1) / CLK_NS_PER_MS;
 
 		n = epoll_wait(st->epfd, st->events, max,
-			       timeout_ns < 0 ? -1 : ms > 1000000 ? 1000000 : (int)ms);
+			       timeout_ns < 0 ? -1
+			       : ms > 1000000 ? 1000000
+					      : (int)ms);
 	}
 	if (n < 0)
 		return -errno;

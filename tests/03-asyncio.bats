@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154  # bats' run sets status, output, stderr
+# Chapter 03, asyncio in C: the event loop under everything (fd watches,
+# timers, soon calls, posts from threads) on both of its backends.
+#
+# Every loop check runs once per backend: loop_twice runs a scene of
+# tests/progs/03-asyncio/loop_probe.c with WB_LOOP_BACKEND=epoll, then
+# poll, and the check's assertions run on each output.
+
+# shellcheck disable=SC2034  # common.bash reads it
+CHAPTER=03-asyncio
+load helpers/common
+
+# loop_scene BACKEND CASE: run one scene of the loop's driver on BACKEND.
+loop_scene() {
+	WB_LOOP_BACKEND=$1 run_prog 30 loop_probe --case "$2"
+	assert_clean_exit || { flunk "on the $1 backend"; return 1; }
+	[ "$(value backend)" = "" ] || [ "$(value backend)" = "$1" ] ||
+		flunk "WB_LOOP_BACKEND=$1 chose the $(value backend) backend"
+}
+
+# loop_expect KEY WANT WHAT BACKEND: the scene printed KEY=WANT.
+loop_expect() {
+	local got
+	got=$(value "$1")
+	[ "$got" = "$2" ] || flunk "$3 (on the $4 backend): got $1=${got:-(nothing)}, want $1=$2" "$output"
+}
+
+@test "the loop's backend is epoll by default, poll on request, and an unknown one is refused" {
+	run_prog 10 loop_probe --case backend
+	assert_clean_exit
+	loop_expect backend epoll "with WB_LOOP_BACKEND unset" default
+	loop_scene poll backend
+	loop_expect backend poll "WB_LOOP_BACKEND=poll" poll
+	WB_LOOP_BACKEND=kqueue run_prog 10 loop_probe --case backend
+	assert_clean_exit
+	loop_expect new -EINVAL "loop_new with WB_LOOP_BACKEND=kqueue" kqueue
+}
+
+@test "timers fire in deadline order, and equal deadlines in the order they were started" {
+	for b in epoll poll; do
+		loop_scene $b timer-order || return 1
+		loop_expect order D,A,B,C,E "A, B, E, C, D started with deadlines 20, 20, 30, 20, 10 ms" $b || return 1
+	done
+}
+
+@test "due timers are collected before any runs: one a callback starts waits, one it stops never runs" {
+	for b in epoll poll; do
+		loop_scene $b due-first || return 1
+		loop_expect order T1,T2,T3 "T1, T2, T4 due together; T1 starts T3 (already due) and stops T4" $b || return 1
+		loop_expect t4_active_after_stop 0 "loop_timer_active on a stopped due timer" $b || return 1
+	done
+}
+
+@test "10,000 timers started and stopped at random: the rest fire sorted, the stopped never" {
+	for b in epoll poll; do
+		loop_scene $b heap || return 1
+		loop_expect fired "$(value count)" "every timer still running fires once" $b || return 1
+		loop_expect out_of_order 0 "timers firing out of (deadline, start) order" $b || return 1
+		loop_expect fired_stopped 0 "stopped timers that fired" $b || return 1
+		loop_expect left 0 "timers left in the heap after the run" $b || return 1
+		[ "$(value stopped)" -gt 1000 ] || flunk "the scene stopped too few timers to test stopping"
+	done
+}
+
+@test "a watched fd's callback runs when it becomes readable, and a negative fd is refused" {
+	for b in epoll poll; do
+		loop_scene $b fd || return 1
+		loop_expect reads 1 "reads of the byte a timer wrote" $b || return 1
+		loop_expect got x "the byte read" $b || return 1
+		loop_expect events read "the events reported" $b || return 1
+		loop_expect watch_negative -EBADF "loop_watch(-1)" $b || return 1
+	done
+}
+
+@test "a callback that unwatches another ready fd stops that fd's callback in the same iteration" {
+	for b in epoll poll; do
+		loop_scene $b unwatch || return 1
+		loop_expect calls 1 "callbacks run for two ready fds when the first unwatches both" $b || return 1
+	done
+}
+
+@test "a soon call that requeues itself for ever does not starve a timer" {
+	for b in epoll poll; do
+		loop_scene $b soon-fair || return 1
+		loop_expect timer_fired 1 "a 20 ms timer beside a self-requeueing call" $b || return 1
+		loop_expect spun yes "the self-requeueing call ran more than once" $b || return 1
+	done
+}
+
+@test "posts from four threads all run on the loop's thread, and the loop waits for the last" {
+	for b in epoll poll; do
+		loop_scene $b post || return 1
+		loop_expect received 4000 "posted calls that ran" $b || return 1
+		loop_expect wrong_thread 0 "posted calls run on another thread" $b || return 1
+	done
+}
+
+@test "posts from threads are free of data races (ThreadSanitizer)" {
+	for b in epoll poll; do
+		WB_LOOP_BACKEND=$b run_tsan 60 loop_probe --case post
+		assert_clean_exit || { flunk "on the $b backend"; return 1; }
+		loop_expect received 4000 "posted calls that ran" $b || return 1
+	done
+}
+
+@test "loop_stop ends the run though a watch is still in place" {
+	for b in epoll poll; do
+		loop_scene $b stop || return 1
+		loop_expect stopped 1 "loop_run returned" $b || return 1
+	done
+}
+
+@test "a loop waiting on an fd sleeps: no CPU, one wake-up" {
+	for b in epoll poll; do
+		loop_scene $b idle || return 1
+		loop_expect got 1 "the byte that ends the wait" $b || return 1
+		assert_waits_asleep loop "the loop ($b) waiting 300 ms for a pipe" || return 1
+	done
+}
+
+@test "a loop with a timer 10 s away sleeps until an fd wakes it" {
+	for b in epoll poll; do
+		loop_scene $b idle-timer || return 1
+		loop_expect got 1 "the byte that ends the wait" $b || return 1
+		assert_waits_asleep loop "the loop ($b) waiting with a far timer" || return 1
+	done
+}
