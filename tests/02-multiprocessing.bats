@@ -1158,12 +1158,18 @@ cost_no_tmp_left() {
 	TMPDIR=$BATS_TEST_TMPDIR/tmp assert_reports_lost_output 60 sharing_costs "--runs 1" cost_after_lost_output
 }
 
-@test "cost_fact (make bench's GMP timings): the loop and mpz_fac_ui agree, and each time is measured" {
-	run_prog 60 cost_fact --n 5000 --runs 3
-	assert_clean_exit
-	[ "$(value n)" = 5000 ] && [ "$(value runs)" = 3 ] || flunk "cost_fact should echo n=5000 runs=3:" "$output"
-	assert_at_least "$(value loop_s)" 0 "the loop's time"
-	assert_at_least "$(value fac_s)" 0 "mpz_fac_ui's time"
+@test "cost_fact (make bench's GMP timings): its four loops agree with mpz_fac_ui, and each time is measured" {
+	local n
+	# An odd and an even n: the two-factors-a-step loop has a lone last factor on one.
+	for n in 5001 5000; do
+		run_prog 60 cost_fact --n $n --runs 3
+		assert_clean_exit
+		[ "$(value n)" = $n ] && [ "$(value runs)" = 3 ] || flunk "cost_fact should echo n=$n runs=3:" "$output"
+		assert_at_least "$(value loop_s)" 0 "the loop's time"
+		assert_at_least "$(value fac_s)" 0 "mpz_fac_ui's time"
+		assert_at_least "$(value floor_s)" 0 "the bare mpn_mul_1 loop's time"
+		assert_at_least "$(value pairs_s)" 0 "the two-factors-a-step loop's time"
+	done
 	run_prog 10 cost_fact --runs 0
 	assert_usage_error cost_fact
 }
