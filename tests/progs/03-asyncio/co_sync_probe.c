@@ -15,8 +15,8 @@
  *   sem-barge       a release with a waiter hands it the permit: the
  *                   releaser, asking again at once, waits its turn
  *   sem-cancel      a waiter cancelled while it waits leaves the queue; one
- *                   cancelled after it was handed the permit keeps it, sees
- *                   the cancel at its next await and releases: no permit lost
+ *                   cancelled after it was handed the permit, before it ran,
+ *                   passes it on: no permit lost
  *   wait-for-timeout  the inner task is cancelled at 100 ms and cleans up
  *                   for 50 ms: -ETIMEDOUT after the cleanup, at about 150 ms
  *   wait-for-fast   an inner task that finishes in time: its result, and the
@@ -376,9 +376,8 @@ static void case_sem_barge(void)
 /*
  * sem-cancel: Semaphore(1) held by the scene; users 0, 1, 2 wait in that
  * order.  User 1 is cancelled while it waits.  The scene releases, which
- * hands the permit to user 0, and cancels user 0 before it runs: user 0
- * holds the permit (its acquire returns 0), its hold sleep reports the
- * cancel, and it releases; user 2 gets the permit next.
+ * hands the permit to user 0, and cancels user 0 before it runs: user 0's
+ * acquire returns -ECANCELED and the permit passes to user 2.
  */
 static int sem_cancel_step(struct co_task *t)
 {
