@@ -266,12 +266,14 @@ core_between() {
 	done
 }
 
-@test "Queue: a cancelled getter or putter loses no item and lets none overtake" {
+@test "Queue: a cancelled getter or putter loses no item and lets none overtake; an item handed over stays handed" {
 	for backend in $CORE_BACKENDS; do
 		core_run "$backend" 20 co_sync_probe --case queue-cancel
 		core_expect g1 -ECANCELED "the cancelled getter"
 		core_expect g2 0 "the getter behind it"
 		core_expect g2_item 7 "the item put after the cancel"
+		core_expect g3 0 "a getter handed an item, then cancelled before it ran"
+		core_expect g3_item 9 "the item it was handed"
 		core_expect p1 -ECANCELED "the cancelled putter"
 		core_expect p2 0 "the putter behind it"
 		core_expect got 5,2 "the items in the queue: the cancelled putter's never entered"

@@ -30,7 +30,8 @@
  *                   with -ECANCELED; a set event does not wait
  *   queue           a producer and a slow consumer through a queue of 2:
  *                   FIFO, never more than 2 inside, the producer waits
- *   queue-cancel    cancelled getters and putters lose no item
+ *   queue-cancel    cancelled getters and putters lose no item: one cancelled
+ *                   while it waits takes none, one handed an item keeps it
  *   group-fail      one child fails: its siblings are cancelled, and the
  *                   wait returns the failure after their cleanup
  *   group-ok        every child succeeds: the wait returns 0 after the last
@@ -674,7 +675,7 @@ struct qc_scene {
 	struct co_task task;
 	struct co_queue q;
 	void *slots[1];
-	struct q_user g1, g2, p1, p2;
+	struct q_user g1, g2, g3, p1, p2;
 	void *got[2];
 	int err;
 };
@@ -703,6 +704,12 @@ static int qc_step(struct co_task *t)
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)7L), &s->err);
 	CO_AWAIT(t, co_await (t, &s->g2.task.done), &s->err);
 	CO_AWAIT(t, co_await (t, &s->g1.task.done), &s->err);
+	/* A getter handed an item and cancelled before it runs keeps it. */
+	q_user_start(s, &s->g3, false, 0);
+	CO_AWAIT(t, co_sleep(t, 10), &s->err);
+	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)9L), &s->err);
+	co_task_cancel(&s->g3.task);
+	CO_AWAIT(t, co_await (t, &s->g3.task.done), &s->err);
 	/* Putters: the queue holds 1; p1 (item 1) and p2 (item 2) wait; p1 is
 	 * cancelled: its item must not enter, p2's must. */
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)5L), &s->err);
@@ -723,9 +730,11 @@ static void case_queue_cancel(void)
 	struct qc_scene s = { 0 };
 	int rc = co_run(&s.task, qc_step);
 
-	printf("run=%s g1=%s g2=%s g2_item=%ld p1=%s p2=%s got=%ld,%ld left=%zu\n", errname(rc),
-	       errname(s.g1.result), errname(s.g2.result), (long)s.g2.item, errname(s.p1.result),
-	       errname(s.p2.result), (long)s.got[0], (long)s.got[1], s.q.len);
+	printf("run=%s g1=%s g2=%s g2_item=%ld g3=%s g3_item=%ld p1=%s p2=%s got=%ld,%ld "
+	       "left=%zu\n",
+	       errname(rc), errname(s.g1.result), errname(s.g2.result), (long)s.g2.item,
+	       errname(s.g3.result), (long)s.g3.item, errname(s.p1.result), errname(s.p2.result),
+	       (long)s.got[0], (long)s.got[1], s.q.len);
 }
 
 /* ---------------------------------------------------------------- TaskGroup */
