@@ -147,7 +147,7 @@ static int create_step(struct co_task *t)
 	for (m->i = 0; m->i < m->n; m->i++) {
 		/* A finished frame may be started again (co_task_start). */
 		co_task_start(co_loop(t), &m->child.task, trivial_step, NULL);
-		CO_AWAIT(t, co_await (t, &m->child.task.done), &err);
+		CO_AWAIT(t, co_await(t, &m->child.task.done), &err);
 		if (err != 1)
 			CO_RETURN(t, -EPROTO);
 	}
