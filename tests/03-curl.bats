@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154  # bats' run sets status, output, stderr
+# Chapter 03, libcurl multi in the loop: http_get.h's callback API and its
+# awaitable GET (tests/progs/03-asyncio/hg_probe.c), and the fetch_all demo.
+#
+# Every scene runs on both loop backends (WB_LOOP_BACKEND=epoll and poll),
+# against the loopback server (tests/fixtures/httpd.c), whose bodies are a
+# pattern any byte of which can be checked from its offset.  Orders are
+# forced by what a server sees, never by sleeps; every program runs under a
+# timeout.
+
+# shellcheck disable=SC2034  # common.bash reads it
+CHAPTER=03-asyncio
+load helpers/common
+load helpers/server
+
+teardown() {
+	server_stop
+}
+
+CURL_BACKENDS=(epoll poll)
+
+# curl_line KEY=VALUE: the output line of the probe's request KEY=VALUE.
+curl_line() {
+	printf '%s\n' "$output" | grep -m1 "^$1 "
+}
+
+# curl_expect_req INDEX PATTERN: request INDEX's line matches PATTERN.
+curl_expect_req() {
+	local line
+	line=$(curl_line "req=$1")
+	# shellcheck disable=SC2053  # $2 is a glob pattern on purpose
+	[[ $line == $2 ]] && return 0
+	flunk "request $1 should match '$2'; got: ${line:-(no line)}" "$output"
+}
+
+# curl_expect KEY WANT WHAT: the program printed KEY=WANT.
+curl_expect() {
+	local got
+	got=$(value "$1")
+	[ "$got" = "$2" ] && return 0
+	flunk "$3: got $1=${got:-(nothing)}, want $1=$2" "$output"
+}
+
+# Set CURL_DEAD_PORT to a port that refuses connections: a stopped server's.
+curl_refused_port() {
+	server_start || return 1
+	CURL_DEAD_PORT=$SERVER_PORT
+	server_stop || return 1
+	if timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$CURL_DEAD_PORT" 2>/dev/null; then
+		skip "port $CURL_DEAD_PORT was taken again before the test could use it"
+	fi
+}
+
+# ------------------------------------------------------------ the glue
+
+@test "http_get: many GETs at once on one loop, each body whole and checked, on both backends" {
+	server_start
+	local b urls=("$SERVER_URL/file?size=100000&delay_ms=200" "$SERVER_URL/file?size=0"
+		"$SERVER_URL/file?size=17" "$SERVER_URL/file?size=300000&delay_ms=100"
+		"$SERVER_URL/file?size=1000")
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe get "${urls[@]}"
+		assert_clean_exit || return 1
+		curl_expect backend "$b" "the backend" || return 1
+		curl_expect_req 0 "* err=0 status=200 bytes=100000 length=100000 body=pattern *" || return 1
+		curl_expect_req 1 "* err=0 status=200 bytes=0 length=0 body=pattern *" || return 1
+		curl_expect_req 2 "* err=0 status=200 bytes=17 length=17 body=pattern *" || return 1
+		curl_expect_req 3 "* err=0 status=200 bytes=300000 length=300000 body=pattern *" || return 1
+		curl_expect_req 4 "* err=0 status=200 bytes=1000 length=1000 body=pattern *" || return 1
+		# All five were in curl's hands at once, and each callback ran once.
+		curl_expect peak 5 "transfers in flight at once ($b)" || return 1
+		curl_expect started_in_flight 5 "transfers in curl's hands after hg_start ($b)" || return 1
+		curl_expect callbacks 5 "completion callbacks ($b)" || return 1
+		curl_expect in_flight 0 "transfers left ($b)" || return 1
+		curl_expect fds_left 0 "descriptors left open after hg_free ($b)" || return 1
+	done
+}
+
+@test "http_get: refused connections, timeouts, 5xx, resets, cut bodies and overflows are each request's own" {
+	curl_refused_port
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe get "http://127.0.0.1:$CURL_DEAD_PORT/file" \
+			"$SERVER_URL/status/503" "$SERVER_URL/truncate?size=1000" "$SERVER_URL/reset" \
+			"$SERVER_URL/file?size=2000000" "$SERVER_URL/file?size=64"
+		assert_clean_exit || return 1
+		curl_expect_req 0 "* err=ECONNREFUSED status=0 bytes=0 *" || return 1
+		curl_expect_req 1 "* err=0 status=503 bytes=0 *" || return 1
+		curl_expect_req 2 "* err=ECONNRESET status=200 bytes=500 length=1000 *remaining*" || return 1
+		curl_expect_req 3 "* err=ECONNRESET status=0 *" || return 1
+		# The buffer holds 1 MiB; what would not fit stopped the transfer.
+		curl_expect_req 4 "* err=EMSGSIZE status=200 bytes=* length=2000000 *larger than its 1048576-byte buffer*" ||
+			return 1
+		curl_expect_req 5 "* err=0 status=200 bytes=64 length=64 body=pattern *" || return 1
+		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
+	done
+}
+
+@test "http_get: a transfer that outlives its timeout_ms ends with ETIMEDOUT, no sooner" {
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe get --timeout-ms 400 "$SERVER_URL/hang" \
+			"$SERVER_URL/file?size=10&delay_ms=100"
+		assert_clean_exit || return 1
+		curl_expect_req 0 "* err=ETIMEDOUT status=0 *" || return 1
+		curl_expect_req 1 "* err=0 status=200 bytes=10 *" || return 1
+		assert_between "$(value wait_ms)" 400 "$(awk -v s="$(slack 300)" 'BEGIN { print 400 + s }')" \
+			"ms until the timeout ($b)" || return 1
+	done
+}
+
+@test "http_get: the loop sleeps while a transfer waits for its server" {
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe get "$SERVER_URL/file?size=10&delay_ms=600"
+		assert_clean_exit || return 1
+		curl_expect_req 0 "* err=0 status=200 bytes=10 *" || return 1
+		assert_at_least "$(value wait_ms)" 600 "ms waited ($b)" || return 1
+		assert_waits_asleep wait "the loop waiting for a 600 ms response ($b)" || return 1
+	done
+}
+
+@test "http_get: a completion callback may start the next transfer" {
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe chain 50 "$SERVER_URL/file?size=100"
+		assert_clean_exit || return 1
+		curl_expect ok 50 "transfers chained from callbacks ($b)" || return 1
+		curl_expect failed 0 "failed transfers ($b)" || return 1
+		curl_expect peak 1 "in flight at once ($b)" || return 1
+	done
+}
+
+@test "http_get: a cancelled transfer leaves curl, closes its socket and never calls back" {
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe cancel
+		assert_clean_exit || return 1
+		curl_expect callbacks 0 "callbacks after a cancel ($b)" || return 1
+		curl_expect err ECANCELED "the request's err ($b)" || return 1
+		curl_expect in_flight 0 "transfers left ($b)" || return 1
+		# The server's view: the client's end of the connection was closed.
+		curl_expect peer_eof 1 "the server saw end-of-file ($b)" || return 1
+		curl_expect closed_by_cancel 1 "descriptors hg_cancel closed ($b)" || return 1
+		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
+	done
+}
+
+@test "http_get: unwatching a socket after it was closed is harmless, and its number works again" {
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 10 hg_probe closed
+		assert_clean_exit || return 1
+		curl_expect reused 1 "the new socket got the closed one's number ($b)" || return 1
+		curl_expect watch 0 "watching the reused number ($b)" || return 1
+		curl_expect fired 1 "the reused number's callback ($b)" || return 1
+	done
+}
