@@ -161,3 +161,55 @@ curl_refused_port() {
 		curl_expect fired 1 "the reused number's callback ($b)" || return 1
 	done
 }
+
+# ------------------------------------------------------- the awaitable
+
+@test "hg_get: a task awaits a GET and finds status, bytes and body in its frame" {
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe await "$SERVER_URL/file?size=5000&delay_ms=100" 5000
+		assert_clean_exit || return 1
+		curl_expect wait_for 0 "wait_for's result ($b)" || return 1
+		curl_expect get 0 "the awaited GET's result ($b)" || return 1
+		curl_expect status 200 "the status ($b)" || return 1
+		curl_expect bytes 5000 "the bytes ($b)" || return 1
+		curl_expect body pattern "the body in the frame ($b)" || return 1
+		assert_at_least "$(value elapsed_ms)" 100 "ms for a 100 ms response ($b)" || return 1
+		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe await "$SERVER_URL/status/503" 5000
+		assert_clean_exit || return 1
+		curl_expect get 0 "a 503 is a response, not an error of the transfer ($b)" || return 1
+		curl_expect status 503 "the status ($b)" || return 1
+	done
+}
+
+@test "hg_get: wait_for's timeout cancels the GET, removes the transfer and waits for the task's cleanup" {
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe await "$SERVER_URL/hang" 300
+		assert_clean_exit || return 1
+		curl_expect wait_for ETIMEDOUT "wait_for's result ($b)" || return 1
+		curl_expect get ECANCELED "what the inner task's await saw ($b)" || return 1
+		curl_expect cleaned_up 1 "the inner task's cleanup ran before wait_for returned ($b)" || return 1
+		curl_expect in_flight 0 "transfers left in curl ($b)" || return 1
+		assert_between "$(value elapsed_ms)" 300 "$(awk -v s="$(slack 200)" 'BEGIN { print 300 + s }')" \
+			"ms until the timeout ($b)" || return 1
+		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
+	done
+}
+
+@test "hg_get: cancelling the awaiting task closes the transfer's socket at once" {
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 20 hg_probe await-cancel
+		assert_clean_exit || return 1
+		curl_expect get ECANCELED "the await's result ($b)" || return 1
+		curl_expect cleaned_up 1 "the task ran on after its await ($b)" || return 1
+		curl_expect in_flight 0 "transfers left in curl ($b)" || return 1
+		curl_expect closed_by_cancel 1 "descriptors co_task_cancel closed ($b)" || return 1
+		curl_expect peer_eof 1 "the server saw end-of-file ($b)" || return 1
+		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
+	done
+}

@@ -324,6 +324,32 @@ size_t hg_peak_in_flight(const struct hg *hg)
 	return hg->peak;
 }
 
+/* ---------------------------------------------------------- the awaitable */
+
+/* The transfer ended: the task's await returns its err. */
+static void wake_task(struct hg_request *req, void *arg)
+{
+	co_task_wake(arg, req->err);
+}
+
+/* The task was cancelled while it waited: the transfer goes with it, at
+ * once, so the await can return -ECANCELED now. */
+static bool cancel_get(struct co_task *t)
+{
+	hg_cancel(t->wait.data);
+	return true;
+}
+
+int hg_get(struct co_task *t, struct hg *hg, struct hg_request *req)
+{
+	int err = hg_start(hg, req, wake_task, t);
+
+	if (err)
+		return err;
+	t->wait.data = req;
+	return co_task_suspend(t, cancel_get);
+}
+
 /* ------------------------------------------------------------- the handle */
 
 int hg_new(struct hg **out, struct loop *loop)

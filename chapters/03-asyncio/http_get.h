@@ -87,7 +87,6 @@ struct hg_request {
 	hg_done_fn *done;
 	void *arg;
 	struct hg_request *next, *prev; /* in hg's list of running requests */
-	struct co_task *waiter;		/* hg_get()'s task */
 };
 
 /*

@@ -14,6 +14,11 @@
  *   cancel         a GET to a listener of the driver's own, cancelled once
  *                  the request has arrived: no callback, the socket closed
  *                  (the listener sees end-of-file), no descriptor left
+ *   await URL MS   a task awaits hg_get(URL) under co_wait_for(MS): what
+ *                  wait_for returned, and the inner task's own result
+ *   await-cancel   a task in hg_get() to the driver's listener is
+ *                  cancelled once its request has arrived: the await
+ *                  returns -ECANCELED, the socket is closed, nothing left
  *   closed         the loop itself: unwatching a descriptor after it was
  *                  closed is harmless, and its number, reused, works
  *
@@ -35,6 +40,7 @@
 #include "../usage.h"
 #include "check.h"
 #include "clock.h"
+#include "co.h"
 #include "http_get.h"
 #include "loop.h"
 
@@ -315,6 +321,176 @@ static int scene_cancel(void)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- await */
+
+/* The task that awaits the GET; its cleanup after the await is recorded. */
+struct getter {
+	struct co_task task;
+	struct hg *hg;
+	struct hg_request req;
+	int err;
+	bool cleaned_up;
+};
+
+static int getter_step(struct co_task *t)
+{
+	struct getter *g = (struct getter *)t;
+
+	CO_BEGIN(t);
+	CO_AWAIT(t, hg_get(t, g->hg, &g->req), &g->err);
+	g->cleaned_up = true; /* runs whether the GET ended or was cancelled */
+	CO_RETURN(t, g->err);
+	CO_END(t);
+}
+
+struct await_main {
+	struct co_task task;
+	struct getter get;
+	struct co_wait_for wf;
+	long timeout_ms;
+	int err;
+	int64_t start;
+};
+
+static int await_step(struct co_task *t)
+{
+	struct await_main *m = (struct await_main *)t;
+	int err;
+
+	CO_BEGIN(t);
+	err = hg_new(&m->get.hg, co_loop(t));
+	if (err)
+		CO_RETURN(t, err);
+	m->get.req.body = xmalloc(BODY_CAP);
+	m->get.req.body_cap = BODY_CAP;
+	m->start = clk_now_ns();
+	co_task_start(co_loop(t), &m->get.task, getter_step, "get");
+	CO_AWAIT(t, co_wait_for(t, &m->wf, &m->get.task, m->timeout_ms), &m->err);
+	printf("wait_for=%s get=%s cleaned_up=%d in_flight=%zu status=%ld bytes=%zu body=%s "
+	       "elapsed_ms=%.1f\n",
+	       errname(m->err), errname(m->get.err), m->get.cleaned_up, hg_in_flight(m->get.hg),
+	       m->get.req.status, m->get.req.bytes,
+	       m->get.req.status == 200 && is_pattern(m->get.req.body, m->get.req.bytes) ? "pattern"
+											 : "-",
+	       (double)(clk_now_ns() - m->start) / CLK_NS_PER_MS);
+	hg_free(m->get.hg);
+	free(m->get.req.body);
+	CO_RETURN(t, 0);
+	CO_END(t);
+}
+
+static int scene_await(const char *url, long timeout_ms)
+{
+	struct await_main m = { .timeout_ms = timeout_ms };
+	int fds = count_fds(), err;
+
+	m.get.req.url = url;
+	err = co_run(&m.task, await_step);
+	if (err)
+		die_errno(-err, "co_run");
+	printf("fds_left=%d\n", count_fds() - fds);
+	return 0;
+}
+
+/*
+ * The cancel scene again, with a task in hg_get() and co_task_cancel():
+ * the listener of the driver's own cancels the task once the request has
+ * arrived, and sees the socket close.
+ */
+struct await_cancel {
+	struct co_task task;
+	struct getter get;
+	int listen_fd, conn_fd;
+	size_t got;
+	char head[4096];
+	int fds_during, fds_after;
+	bool peer_eof;
+};
+
+static void ac_on_conn(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct await_cancel *c = arg;
+	ssize_t n;
+
+	(void)events;
+	n = read(fd, c->head + c->got, sizeof c->head - 1 - c->got);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0) {
+		c->got += (size_t)n;
+		c->head[c->got] = '\0';
+		if (strstr(c->head, "\r\n\r\n") && !co_task_done(&c->get.task)) {
+			c->fds_during = count_fds();
+			co_task_cancel(&c->get.task);
+			c->fds_after = count_fds();
+		}
+		return;
+	}
+	c->peer_eof = n == 0;
+	loop_unwatch(loop, fd);
+	close(fd);
+	c->conn_fd = -1;
+}
+
+static void ac_on_accept(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct await_cancel *c = arg;
+	int err;
+
+	(void)events;
+	c->conn_fd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c->conn_fd < 0)
+		die_errno(errno, "accept4");
+	loop_unwatch(loop, fd);
+	err = loop_watch(loop, c->conn_fd, LOOP_READ, ac_on_conn, c);
+	if (err)
+		die_errno(-err, "loop_watch");
+}
+
+static int await_cancel_step(struct co_task *t)
+{
+	struct await_cancel *c = (struct await_cancel *)t;
+	int err;
+
+	CO_BEGIN(t);
+	err = hg_new(&c->get.hg, co_loop(t));
+	if (err)
+		CO_RETURN(t, err);
+	err = loop_watch(co_loop(t), c->listen_fd, LOOP_READ, ac_on_accept, c);
+	if (err)
+		CO_RETURN(t, err);
+	co_task_start(co_loop(t), &c->get.task, getter_step, "get");
+	CO_AWAIT(t, co_await (t, &c->get.task.done), &err);
+	/* The listener's end-of-file may still be on its way: wait for it. */
+	while (c->conn_fd >= 0) {
+		CO_AWAIT(t, co_wait_fd(t, c->conn_fd, LOOP_READ), &err);
+		ac_on_conn(co_loop(t), c->conn_fd, LOOP_READ, c);
+	}
+	printf("get=%s cleaned_up=%d in_flight=%zu peer_eof=%d closed_by_cancel=%d ",
+	       errname(c->get.err), c->get.cleaned_up, hg_in_flight(c->get.hg), c->peer_eof,
+	       c->fds_during - c->fds_after);
+	hg_free(c->get.hg);
+	CO_RETURN(t, 0);
+	CO_END(t);
+}
+
+static int scene_await_cancel(void)
+{
+	struct await_cancel c = { .conn_fd = -1 };
+	int fds = count_fds(), port, err;
+	char url[64];
+
+	c.listen_fd = listen_loopback(&port);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/never-answered", port);
+	c.get.req.url = url;
+	err = co_run(&c.task, await_cancel_step);
+	if (err)
+		die_errno(-err, "co_run");
+	close(c.listen_fd);
+	printf("fds_left=%d\n", count_fds() - fds);
+	return 0;
+}
+
 /* --------------------------------------------------------------- closed */
 
 static void on_readable(struct loop *loop, int fd, unsigned events, void *arg)
@@ -383,11 +559,16 @@ int main(int argc, char **argv)
 		status = scene_chain(atol(argv[2]), argv[3]);
 	else if (argc == 2 && strcmp(argv[1], "cancel") == 0)
 		status = scene_cancel();
+	else if (argc == 4 && strcmp(argv[1], "await") == 0)
+		status = scene_await(argv[2], atol(argv[3]));
+	else if (argc == 2 && strcmp(argv[1], "await-cancel") == 0)
+		status = scene_await_cancel();
 	else if (argc == 2 && strcmp(argv[1], "closed") == 0)
 		status = scene_closed();
 	else
 		fprintf(stderr,
-			"usage: %s get [--timeout-ms MS] URL... | chain N URL | cancel | closed\n",
+			"usage: %s get [--timeout-ms MS] URL... | chain N URL | cancel | await URL MS | "
+			"await-cancel | closed\n",
 			argv[0]);
 	curl_global_cleanup();
 	return status;
