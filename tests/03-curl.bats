@@ -213,3 +213,111 @@ curl_refused_port() {
 		curl_expect fds_left 0 "descriptors left open ($b)" || return 1
 	done
 }
+
+# ----------------------------------------------------------- fetch_all
+
+@test "fetch_all: 1,000 downloads of 100 ms, 50 at a time, take about 2.0 s, every byte checked, never more than 50 in flight" {
+	server_start --max-conns 200
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 60 fetch_all --port "$SERVER_PORT" --count 1000 --limit 50 \
+			--delay-ms 100 --size 3000
+		assert_clean_exit || return 1
+		curl_expect downloads 1000 "downloads ($b)" || return 1
+		# ok counts only bodies whose every byte is the server's pattern.
+		curl_expect ok 1000 "downloads that came whole and checked ($b)" || return 1
+		curl_expect failed 0 "failed downloads ($b)" || return 1
+		curl_expect timed_out 0 "timed-out downloads ($b)" || return 1
+		curl_expect bytes 3000000 "bytes ($b)" || return 1
+		# The Semaphore's limit was reached, and never passed.
+		curl_expect peak 50 "transfers in flight at once ($b)" || return 1
+		curl_expect holding 50 "tasks holding a permit at once ($b)" || return 1
+		curl_expect ideal 2.000 "the ideal time ($b)" || return 1
+		assert_between "$(value elapsed)" 2.0 "$(awk -v s="$(slack 1.0)" 'BEGIN { print 2.0 + s }')" \
+			"seconds for 20 rounds of 100 ms ($b)" || return 1
+	done
+}
+
+@test "fetch_all: timeouts, refused connections, 5xx and cut bodies are reported per download" {
+	curl_refused_port
+	server_start
+	local b
+	for b in "${CURL_BACKENDS[@]}"; do
+		WB_LOOP_BACKEND=$b run_prog 30 fetch_all --timeout-ms 300 --limit 3 \
+			--url "$SERVER_URL/file?size=100" \
+			--url "$SERVER_URL/hang" \
+			--url "http://127.0.0.1:$CURL_DEAD_PORT/file" \
+			--url "$SERVER_URL/status/503" \
+			--url "$SERVER_URL/truncate?size=1000" \
+			--url "$SERVER_URL/file?size=5000&delay_ms=50"
+		assert_status 1 || return 1
+		[ -z "$stderr" ] || flunk "a failed download is not an error of the program:" "$stderr" || return 1
+		curl_line "download 1" | grep -q "^download 1 timed out: timed out after 300 ms (.*/hang)$" ||
+			flunk "download 1 should time out ($b):" "$output" || return 1
+		curl_line "download 2" | grep -q "^download 2 failed: .*[Cc]onnect.*:$CURL_DEAD_PORT/file)$" ||
+			flunk "download 2 should be refused ($b):" "$output" || return 1
+		curl_line "download 3" | grep -q "^download 3 failed: HTTP status 503 " ||
+			flunk "download 3 should fail with its 503 ($b):" "$output" || return 1
+		curl_line "download 4" | grep -q "^download 4 failed: .*remaining" ||
+			flunk "download 4 should be cut short ($b):" "$output" || return 1
+		! curl_line "download 0" && ! curl_line "download 5" ||
+			flunk "downloads 0 and 5 came whole and get no line ($b):" "$output" || return 1
+		curl_expect ok 2 "whole downloads ($b)" || return 1
+		curl_expect failed 3 "failed downloads ($b)" || return 1
+		curl_expect timed_out 1 "timed-out downloads ($b)" || return 1
+	done
+}
+
+@test "fetch_all: a download that times out gives its permit to the next one" {
+	server_start
+	run_prog 30 fetch_all --timeout-ms 200 --limit 2 --url "$SERVER_URL/hang" --url "$SERVER_URL/hang" \
+		--url "$SERVER_URL/file?size=10"
+	assert_status 1
+	curl_expect timed_out 2 "timed-out downloads"
+	curl_expect ok 1 "the download after them, once their permits came back"
+	# Each hang held its permit for its 200 ms, the third waited for one.
+	assert_between "$(value elapsed)" 0.2 "$(awk -v s="$(slack 0.3)" 'BEGIN { print 0.2 + s }')" "seconds"
+}
+
+@test "fetch_all draws a progress bar on a terminal, and none elsewhere" {
+	command -v script >/dev/null || skip "script(1) is not installed"
+	server_start
+	local log=$BATS_TEST_TMPDIR/tty.log
+	# script(1) runs it on a pseudo-terminal and copies what it drew to the log.
+	run timeout -k 5 30 script -qec "$(prog fetch_all) --port $SERVER_PORT --count 20 --limit 5 --delay-ms 50" "$log"
+	assert_status 0
+	grep -q $'\r\[########################################\] 20/20, 0 in flight' "$log" ||
+		flunk "no full bar on the terminal:" "$(cat -v "$log")"
+	run_prog 30 fetch_all --port "$SERVER_PORT" --count 20 --limit 5 --delay-ms 50
+	assert_clean_exit
+	[[ $output != *$'\r'* && $output != *"in flight"$'\n'* ]] || flunk "a bar drawn into a pipe:" "$output"
+}
+
+@test "fetch_all starts and stops its own server when given no --port" {
+	run_prog 30 fetch_all --count 20 --limit 5 --delay-ms 20
+	assert_clean_exit
+	curl_expect ok 20 "downloads from its own server"
+	local pid
+	pid=$(printf '%s\n' "$output" | sed -n 's/^Started the loopback server (pid \([0-9]*\)).*/\1/p')
+	[ -n "$pid" ] || flunk "it should say which server it started:" "$output"
+	! kill -0 "$pid" 2>/dev/null || flunk "its server (pid $pid) outlived it"
+}
+
+@test "fetch_all: --help, and bad input is one line and exit status 2" {
+	run_prog 10 fetch_all --help
+	assert_clean_exit
+	[[ ${lines[0]} == "usage: fetch_all "* ]] || flunk "--help should start with usage:" "$output"
+	local bad
+	for bad in "--count 0" "--count abc" "--limit 0" "--limit 1001" "--delay-ms -1" \
+		"--size 99999999999999999999" "--timeout-ms 0" "--port 70000" "--url ftp://x" \
+		"--url http://x --count 3" "--bogus" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 10 fetch_all $bad
+		assert_usage_error fetch_all || flunk "for: fetch_all $bad" || return 1
+	done
+}
+
+@test "fetch_all: output it could not write is an error" {
+	server_start
+	assert_reports_lost_output 20 fetch_all "--port $SERVER_PORT --count 3 --delay-ms 0"
+}
