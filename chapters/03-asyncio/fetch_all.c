@@ -60,6 +60,7 @@ struct fetch;
 /* The inner task: the GET itself, which wait_for may cancel. */
 struct get {
 	struct co_task task;
+	struct hg *hg;
 	struct hg_request req;
 };
 
@@ -67,7 +68,6 @@ struct get {
 struct download {
 	struct co_task task;
 	struct fetch *f;
-	size_t index;
 	const char *url;
 	struct get get;
 	struct co_wait_for wf;
@@ -98,11 +98,10 @@ struct fetch {
 static int get_step(struct co_task *t)
 {
 	struct get *g = (struct get *)t;
-	struct download *d = (struct download *)((char *)g - offsetof(struct download, get));
 	int err;
 
 	CO_BEGIN(t);
-	CO_AWAIT(t, hg_get(t, d->f->hg, &g->req), &err);
+	CO_AWAIT(t, hg_get(t, g->hg, &g->req), &err);
 	CO_RETURN(t, err);
 	CO_END(t);
 }
@@ -161,6 +160,7 @@ static int download_step(struct co_task *t)
 	if (++f->holding > f->peak_holding)
 		f->peak_holding = f->holding;
 	/* The buffer lives only while the permit is held: --limit of them. */
+	d->get.hg = f->hg;
 	d->get.req.url = d->url;
 	d->get.req.body = malloc(f->body_cap + 1);
 	d->get.req.body_cap = d->get.req.body ? f->body_cap : 0;
@@ -515,9 +515,6 @@ int main(int argc, char **argv)
 			f.downloads[i].url = own[i];
 		}
 	}
-	for (size_t i = 0; i < f.n; i++)
-		f.downloads[i].index = i;
-
 	printf("Fetching %zu file%s, at most %ld at a time, each within %ld ms\n", f.n,
 	       f.n == 1 ? "" : "s", opt.limit, opt.timeout_ms);
 	fflush(stdout);

@@ -39,6 +39,8 @@ static void on_ready(struct loop *loop, int fd, unsigned events, void *arg)
 		how |= CURL_CSELECT_OUT;
 	if (events & LOOP_ERROR)
 		how |= CURL_CSELECT_ERR;
+	/* Its result is curl's business: a transfer that failed here is
+	 * reported as finished, with its own error, by check_done(). */
 	curl_multi_socket_action(hg->multi, fd, how, &running);
 	check_done(hg);
 }
@@ -270,6 +272,8 @@ int hg_start(struct hg *hg, struct hg_request *req, hg_done_fn *done, void *arg)
 {
 	CURLcode rc;
 
+	if (req->easy)
+		return -EBUSY;
 	req->hg = hg;
 	req->done = done;
 	req->arg = arg;

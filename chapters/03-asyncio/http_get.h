@@ -113,9 +113,10 @@ void hg_free(struct hg *hg);
 
 /*
  * Start @req (url, timeout_ms, body, body_cap set): @done(@req, @arg) runs
- * once, on the loop's thread, when it ends.  Returns 0, or -ENOMEM or
- * -EINVAL (a URL too long, an option curl refuses) with nothing started
- * and no callback to come.
+ * once, on the loop's thread, when it ends.  Returns 0, or -ENOMEM,
+ * -EINVAL (an option curl refuses) or -EBUSY (@req is running already),
+ * with nothing started and no callback to come.  A request may be started
+ * again once it has ended, from its own callback too.
  */
 int hg_start(struct hg *hg, struct hg_request *req, hg_done_fn *done, void *arg);
 
