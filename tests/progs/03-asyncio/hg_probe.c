@@ -24,10 +24,15 @@
  *
  * It prints facts as "key=value" for tests/03-curl.bats to judge; the
  * loop backend is WB_LOOP_BACKEND's.
+ *
+ * The driver also stands between http_get.c and three of libcurl's entry
+ * points (see "Watching curl's entry points"), to count calls into curl
+ * made while a call into curl was still running: none may be made.
  */
 #define _GNU_SOURCE /* RUSAGE_THREAD (usage.h), strerrorname_np */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -45,6 +50,63 @@
 #include "loop.h"
 
 #define BODY_CAP (1u << 20)
+
+/* ------------------------------------------ watching curl's entry points */
+
+/*
+ * These definitions take the place of libcurl's in this program (a symbol
+ * the executable defines wins over a shared library's), and pass each call
+ * on to the real one.  curl calls its socket and timer callbacks from
+ * inside these calls; a callback that called curl back from there, say to
+ * act on a 0 ms timeout at once, would show up as a call made at depth > 0.
+ */
+static int curl_depth;
+static long curl_reentered, curl_actions;
+
+#define REAL(name) ((__typeof__(name) *)real_fn(#name))
+
+static void *real_fn(const char *name)
+{
+	void *fn = dlsym(RTLD_NEXT, name);
+
+	if (!fn)
+		die("dlsym(%s): %s", name, dlerror());
+	return fn;
+}
+
+CURLMcode curl_multi_socket_action(CURLM *multi, curl_socket_t s, int ev, int *running)
+{
+	CURLMcode rc;
+
+	curl_reentered += curl_depth > 0;
+	curl_actions++;
+	curl_depth++;
+	rc = REAL(curl_multi_socket_action)(multi, s, ev, running);
+	curl_depth--;
+	return rc;
+}
+
+CURLMcode curl_multi_add_handle(CURLM *multi, CURL *easy)
+{
+	CURLMcode rc;
+
+	curl_reentered += curl_depth > 0;
+	curl_depth++;
+	rc = REAL(curl_multi_add_handle)(multi, easy);
+	curl_depth--;
+	return rc;
+}
+
+CURLMcode curl_multi_remove_handle(CURLM *multi, CURL *easy)
+{
+	CURLMcode rc;
+
+	curl_reentered += curl_depth > 0;
+	curl_depth++;
+	rc = REAL(curl_multi_remove_handle)(multi, easy);
+	curl_depth--;
+	return rc;
+}
 
 static const char *errname(int err)
 {
@@ -155,8 +217,9 @@ static int scene_get(int n, char **urls, long timeout_ms)
 		calls += ps[i].calls;
 		free(ps[i].req.body);
 	}
-	printf("callbacks=%d peak=%zu in_flight=%zu backend=%s ", calls, hg_peak_in_flight(hg),
-	       hg_in_flight(hg), loop_backend_name(loop));
+	printf("callbacks=%d peak=%zu in_flight=%zu backend=%s curl_actions=%ld reentered=%ld ",
+	       calls, hg_peak_in_flight(hg), hg_in_flight(hg), loop_backend_name(loop),
+	       curl_actions, curl_reentered);
 	hg_free(hg);
 	loop_free(loop);
 	printf("fds_left=%d ", count_fds() - fds);
@@ -205,8 +268,8 @@ static int scene_chain(long n, const char *url)
 	err = loop_run(loop);
 	if (err)
 		die_errno(-err, "loop_run");
-	printf("ok=%ld failed=%ld left=%ld peak=%zu\n", c.ok, c.failed, c.left,
-	       hg_peak_in_flight(c.hg));
+	printf("ok=%ld failed=%ld left=%ld peak=%zu reentered=%ld\n", c.ok, c.failed, c.left,
+	       hg_peak_in_flight(c.hg), curl_reentered);
 	hg_free(c.hg);
 	loop_free(loop);
 	return 0;
