@@ -306,6 +306,28 @@ curl_refused_port() {
 	! kill -0 "$pid" 2>/dev/null || flunk "its server (pid $pid) outlived it"
 }
 
+@test "fetch_all: Ctrl-C stops it, its server and its temporary directory with it" {
+	local out=$BATS_TEST_TMPDIR/out pid server i
+	mkdir "$BATS_TEST_TMPDIR/tmp"
+	# timeout passes the SIGINT on to the program, and still bounds it.
+	TMPDIR=$BATS_TEST_TMPDIR/tmp timeout -k 5 30 "$(prog fetch_all)" --count 10 --delay-ms 20000 \
+		>"$out" 2>&1 3>&- &
+	pid=$!
+	# The gate: the downloads have begun once it says so.
+	for ((i = 0; i < 100; i++)); do
+		grep -q '^Fetching' "$out" && break
+		sleep 0.1
+	done
+	server=$(sed -n 's/^Started the loopback server (pid \([0-9]*\)).*/\1/p' "$out")
+	[ -n "$server" ] || { kill "$pid"; flunk "it never started fetching:" "$(cat "$out")"; return 1; }
+	kill -INT "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ] || flunk "SIGINT should end it as SIGINT does (status 130), not $status:" "$(cat "$out")"
+	! kill -0 "$server" 2>/dev/null || flunk "its server (pid $server) outlived it"
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ] || flunk "left behind:" "$(ls -A "$BATS_TEST_TMPDIR/tmp")"
+}
+
 @test "fetch_all: --help, and bad input is one line and exit status 2" {
 	run_prog 10 fetch_all --help
 	assert_clean_exit
