@@ -197,6 +197,7 @@ static void finish(struct hg_request *req, CURLcode rc)
 	if (curl_easy_getinfo(req->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) != CURLE_OK)
 		length = -1;
 	req->length = length;
+	req->code = rc;
 	/* on_body's own verdict wins over curl's "write error". */
 	if (req->err == 0)
 		req->err = curl_errno(rc);
@@ -281,6 +282,7 @@ int hg_start(struct hg *hg, struct hg_request *req, hg_done_fn *done, void *arg)
 	req->status = 0;
 	req->bytes = 0;
 	req->length = -1;
+	req->code = CURLE_OK;
 	req->errmsg[0] = '\0';
 	req->easy = curl_easy_init();
 	if (!req->easy)

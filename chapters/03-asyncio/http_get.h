@@ -77,8 +77,9 @@ struct hg_request {
 	/* Results. */
 	int err;		      /* 0: a whole response arrived (any status); see below */
 	long status;		      /* the HTTP status, 0 if no response line arrived */
-	size_t bytes;		      /* body bytes received */
+	size_t bytes;		      /* body bytes received (and stored, if body) */
 	int64_t length;		      /* the Content-Length announced, -1 if none */
+	CURLcode code;		      /* curl's own result, CURLE_OK if none */
 	char errmsg[CURL_ERROR_SIZE]; /* curl's words for err, "" if 0 */
 
 	/* The library's. */

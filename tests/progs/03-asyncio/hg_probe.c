@@ -184,9 +184,9 @@ static void report(struct hg_request *req, void *arg)
 	p->calls++;
 	if (req->err == 0 && req->status == 200)
 		body = is_pattern(req->body, req->bytes) ? "pattern" : "garbled";
-	printf("req=%d err=%s status=%ld bytes=%zu length=%lld body=%s errmsg='%s'\n", p->index,
-	       errname(req->err), req->status, req->bytes, (long long)req->length, body,
-	       req->errmsg);
+	printf("req=%d err=%s status=%ld bytes=%zu length=%lld body=%s curl=%d errmsg='%s'\n",
+	       p->index, errname(req->err), req->status, req->bytes, (long long)req->length, body,
+	       (int)req->code, req->errmsg);
 }
 
 static int scene_get(int n, char **urls, long timeout_ms)
