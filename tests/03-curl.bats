@@ -336,7 +336,8 @@ curl_refused_port() {
 	local bad
 	for bad in "--count 0" "--count abc" "--limit 0" "--limit 1001" "--delay-ms -1" \
 		"--size 99999999999999999999" "--timeout-ms 0" "--port 70000" "--url ftp://x" \
-		"--url http://x --count 3" "--bogus" "extra"; do
+		"--url http://x --count 3" "--url http://[::1" "--url http://127.0.0.1:99999/" \
+		"--bogus" "extra"; do
 		# shellcheck disable=SC2086  # split the flags on purpose
 		run_prog 10 fetch_all $bad
 		assert_usage_error fetch_all || flunk "for: fetch_all $bad" || return 1

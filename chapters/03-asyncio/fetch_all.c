@@ -332,7 +332,8 @@ static void usage(void)
 	       "                   default 10000), counting from when it got a permit\n"
 	       "  --port PORT      fetch from the server on 127.0.0.1:PORT instead of\n"
 	       "                   starting one (build/fixtures/httpd)\n"
-	       "  --url URL        fetch URL (repeat it; at most %d): these instead of\n"
+	       "  --url URL        fetch URL, an http:// URL libcurl can parse (repeat\n"
+	       "                   it; at most %d): these instead of\n"
 	       "                   --count files; implies no server of its own\n"
 	       "  --help           show this and exit\n"
 	       "\n"
@@ -418,6 +419,28 @@ static void parse_options(int argc, char **argv, struct options *opt)
 			    "do not go with it");
 }
 
+/*
+ * Each --url must be one libcurl's own parser accepts, so that a URL it
+ * would refuse is bad input, found before anything starts, not a download
+ * that fails.  Called after curl_global_init().
+ */
+static void check_urls(const struct options *opt)
+{
+	char shown[WB_SHOW_VALUE];
+	CURLU *u = curl_url();
+
+	if (!u)
+		die("curl_url: out of memory");
+	for (size_t i = 0; i < opt->nurls; i++) {
+		if (curl_url_set(u, CURLUPART_URL, opt->urls[i], 0) != CURLUE_OK) {
+			curl_url_cleanup(u);
+			usage_error("--url: libcurl cannot parse '%s'",
+				    wb_show(shown, sizeof shown, opt->urls[i]));
+		}
+	}
+	curl_url_cleanup(u);
+}
+
 /* The ideal time: ceil(n / limit) rounds of one delay each. */
 static double ideal_seconds(const struct options *opt)
 {
@@ -487,6 +510,7 @@ int main(int argc, char **argv)
 	 * of that download, not the end of the program. */
 	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
 		die_errno(errno, "sigaction(SIGPIPE)");
+	check_urls(&opt);
 
 	f.n = opt.nurls ? opt.nurls : (size_t)opt.count;
 	f.downloads = xcalloc(f.n, sizeof *f.downloads);
