@@ -242,6 +242,23 @@ curl_refused_port() {
 	done
 }
 
+@test "fetch_all: a --limit above the soft descriptor limit raises it, or is refused past the hard one" {
+	local hard
+	hard=$(ulimit -Hn)
+	[ "$hard" = unlimited ] || [ "$hard" -ge 1000 ] || skip "the hard descriptor limit ($hard) is too low"
+	server_start --max-conns 600
+	# With room for only 200 descriptors, 500 sockets at once still open.
+	run --separate-stderr timeout -k 5 30 bash -c 'ulimit -Sn 200 && exec "$@"' _ "$(prog fetch_all)" \
+		--port "$SERVER_PORT" --count 500 --limit 500 --delay-ms 100
+	assert_clean_exit
+	curl_expect ok 500 "downloads"
+	curl_expect peak 500 "transfers in flight at once"
+	run --separate-stderr timeout -k 5 30 bash -c 'ulimit -n 200 && exec "$@"' _ "$(prog fetch_all)" \
+		--port "$SERVER_PORT" --count 500 --limit 500
+	assert_usage_error fetch_all
+	[[ $stderr == *"--limit 500 needs"*"the limit is 200"* ]] || flunk "the reason:" "$stderr"
+}
+
 @test "fetch_all: timeouts, refused connections, 5xx and cut bodies are reported per download" {
 	curl_refused_port
 	server_start

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -51,6 +52,7 @@
 #define SERVER_START_MS 10000
 #define PROGRESS_MS 100
 #define BAR_WIDTH 40
+#define FD_RESERVE 64 /* the standard streams, the loop's, a sanitizer's */
 
 /* How one download ended. */
 enum outcome { FETCH_OK, FETCH_FAILED, FETCH_TIMED_OUT };
@@ -441,6 +443,29 @@ static void check_urls(const struct options *opt)
 	curl_url_cleanup(u);
 }
 
+/*
+ * Each file on the network holds a socket, and the usual soft limit of
+ * 1024 descriptors is near --limit's maximum: make room for @limit of
+ * them, up to the hard limit.  Past that, bad input: a download must not
+ * fail for want of a descriptor the program knew it would need.
+ */
+static void make_fd_room(long limit)
+{
+	rlim_t want = (rlim_t)limit + FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		die_errno(errno, "getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+			usage_error("--limit %ld needs %ld descriptors; the limit is %ld", limit,
+				    (long)want, (long)rl.rlim_max);
+		rl.rlim_cur = want;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			die_errno(errno, "setrlimit(RLIMIT_NOFILE)");
+	}
+}
+
 /* The ideal time: ceil(n / limit) rounds of one delay each. */
 static double ideal_seconds(const struct options *opt)
 {
@@ -511,6 +536,7 @@ int main(int argc, char **argv)
 	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
 		die_errno(errno, "sigaction(SIGPIPE)");
 	check_urls(&opt);
+	make_fd_room(opt.limit);
 
 	f.n = opt.nurls ? opt.nurls : (size_t)opt.count;
 	f.downloads = xcalloc(f.n, sizeof *f.downloads);
