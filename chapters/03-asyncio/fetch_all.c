@@ -165,13 +165,15 @@ static int download_step(struct co_task *t)
 	d->get.hg = f->hg;
 	d->get.req.url = d->url;
 	d->get.req.body = malloc(f->body_cap + 1);
-	d->get.req.body_cap = d->get.req.body ? f->body_cap : 0;
-	co_task_start(co_loop(t), &d->get.task, get_step, "get");
-	CO_AWAIT(t, co_wait_for(t, &d->wf, &d->get.task, f->timeout_ms), &d->err);
+	d->get.req.body_cap = f->body_cap;
+	if (d->get.req.body) {
+		co_task_start(co_loop(t), &d->get.task, get_step, "get");
+		CO_AWAIT(t, co_wait_for(t, &d->wf, &d->get.task, f->timeout_ms), &d->err);
+	} else {
+		d->err = -ENOMEM;
+	}
 	f->holding--;
 	co_sem_release(&f->sem);
-	if (!d->get.req.body && d->err == 0)
-		d->err = -ENOMEM;
 	judge(d);
 	free(d->get.req.body);
 	d->get.req.body = NULL;
