@@ -55,8 +55,9 @@
  * Tasks.  co_task_start() schedules a frame's first step on the next loop
  * iteration (asyncio.create_task).  When the step function returns a value
  * other than CO_PENDING the task is finished and its future, task->done,
- * settles with that value.  Another task awaits it with co_await(&x->done).
- * co_run() is asyncio.run(): it makes a loop and runs one main task on it.
+ * settles with that value.  Another task awaits it with
+ * co_await(t, &x->task.done).  co_run() is asyncio.run(): it makes a loop
+ * and runs one main task on it.
  *
  * Cancellation (Python's task.cancel() and CancelledError).
  * co_task_cancel() asks a task to stop; the task sees it as -ECANCELED
@@ -88,8 +89,9 @@
  * frame.  struct co_task is 120 bytes on a 64-bit machine.
  *
  * Threads.  Everything here runs on the loop's thread, except the worker
- * half of co_run_in_executor().  Nothing blocks the thread: a task that
- * calls a blocking function stops every other task until it returns.
+ * half of co_run_in_executor().  Nothing here blocks; a task that calls a
+ * blocking function itself stops every other task until it returns, which
+ * is what co_run_in_executor() is for.
  *
  * Errors are values: 0 or a negative errno.  Only a broken rule (a future
  * settled twice, a step resumed after it finished, a step that returned
@@ -234,7 +236,10 @@ bool co_task_done(const struct co_task *t);
  * frame is left in use.  Returns a negative errno if the loop could not be
  * made or its wait failed, and -EDEADLK if @main (or, after it, a
  * cancelled task) waited for something nothing could ever deliver; those
- * tasks are cancelled and run out as far as they go.  Blocks.
+ * tasks are cancelled and run out as far as they go.  Blocks.  Only
+ * co_run() keeps a list of the tasks on its loop (in loop_data()): on a
+ * loop of your own (loop_new, co_task_start, loop_run), cancel what you
+ * started yourself.
  */
 int co_run(struct co_task *main, co_step_fn *step);
 
