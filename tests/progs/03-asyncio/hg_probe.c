@@ -523,7 +523,7 @@ static int await_cancel_step(struct co_task *t)
 	if (err)
 		CO_RETURN(t, err);
 	co_task_start(co_loop(t), &c->get.task, getter_step, "get");
-	CO_AWAIT(t, co_await (t, &c->get.task.done), &err);
+	CO_AWAIT(t, co_await(t, &c->get.task.done), &err);
 	/* The listener's end-of-file may still be on its way: wait for it. */
 	while (c->conn_fd >= 0) {
 		CO_AWAIT(t, co_wait_fd(t, c->conn_fd, LOOP_READ), &err);
