@@ -14,7 +14,9 @@ Each scene prints one line of key=value facts:
                         runs=... overshoot_ms=... (the median)
     server PORTFILE     an HTTP/1.1 keep-alive server on 127.0.0.1, port 0,
                         writing its port to PORTFILE; answers every request
-                        with a 13-byte body; runs until SIGTERM
+                        with a 13-byte body, and closes after the reply when
+                        the request says "Connection: close"; runs until
+                        SIGTERM
 
 usage: asyncio_bench.py SCENE ARGS...
 """
@@ -106,14 +108,16 @@ async def wait_for(runs: int, timeout_ms: int) -> None:
 
 async def serve_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     reply = (b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n"
-             b"Content-Type: text/plain\r\n\r\nhello, world\n")
+             b"Content-Type: text/plain\r\n%s\r\nhello, world\n")
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
-            if not head:
-                break
-            writer.write(reply)
+            # A client that asks to close gets one reply, then the close.
+            closing = b"\r\nconnection: close" in head.lower()
+            writer.write(reply % (b"Connection: close\r\n" if closing else b""))
             await writer.drain()
+            if closing:
+                break
     except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
         pass
     finally:
