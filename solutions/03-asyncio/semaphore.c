@@ -7,7 +7,13 @@
  * permits out never exceeds the value, even for a moment.  A waiter that
  * is cancelled while it waits simply leaves the queue (co_wait_in() does
  * that), and the next release serves the task behind it.
+ *
+ * Exercise 03-semaphore: write acquire and release.  The contract is
+ * struct co_sem in chapters/03-asyncio/co.h; the lesson and the hints:
+ * `build/workbook hint 03-semaphore`.
  */
+#include <errno.h>
+
 #include "co.h"
 
 void co_sem_init(struct co_sem *s, long value)
@@ -18,19 +24,40 @@ void co_sem_init(struct co_sem *s, long value)
 
 int co_sem_acquire(struct co_task *t, struct co_sem *s)
 {
+	/*
+	 * TODO(03-semaphore): take a free permit at once - but only if nobody
+	 * is waiting for one already - or wait at the end of the queue.
+	 */
+	/* >>> solution */
 	if (s->value > 0 && co_list_empty(&s->waiters)) {
 		s->value--;
 		return 0;
 	}
 	return co_wait_in(t, &s->waiters, s);
+	/* <<< solution */
+	/* >>> skeleton
+	(void)t;
+	(void)s;
+	return -ENOSYS;
+	<<< skeleton */
 }
 
 void co_sem_release(struct co_sem *s)
 {
+	/*
+	 * TODO(03-semaphore): the permit goes to the task that has waited
+	 * longest, woken with the permit in hand; only with nobody waiting
+	 * does it go back to the count.
+	 */
+	/* >>> solution */
 	struct co_task *next = co_list_pop(&s->waiters);
 
 	if (next)
 		co_task_wake(next, 0); /* the permit goes straight to it */
 	else
 		s->value++;
+	/* <<< solution */
+	/* >>> skeleton
+	(void)s;
+	<<< skeleton */
 }
