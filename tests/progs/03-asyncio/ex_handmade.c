@@ -24,7 +24,7 @@
 #include "co_probe.h"
 #include "handmade.h"
 
-enum { MAXTICKS = 64, WATCHDOG_MS = 2000 };
+enum { MAXTICKS = 256, WATCHDOG_MS = 2000 }; /* 2 s of 20 ms ticks fit */
 
 /* The ticker's frame, with the step count the driver keeps around it. */
 struct probe {
