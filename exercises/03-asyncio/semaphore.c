@@ -6,9 +6,11 @@
  * that arrives later can never overtake a waiter (FIFO), and the count of
  * permits out never exceeds the value, even for a moment.  A waiter that
  * is cancelled while it waits simply leaves the queue (co_wait_in() does
- * that), and the next release serves the task behind it.
+ * that).  One cancelled after it was handed the permit but before it ran
+ * must not sit on it: it passes the permit on, as a release would.
  *
- * Exercise 03-semaphore: write acquire and release.  The contract is
+ * Exercise 03-semaphore: write acquire, release, and the passing on of a
+ * permit whose task was cancelled before it could use it.  The contract is
  * struct co_sem in chapters/03-asyncio/co.h; the lesson and the hints:
  * `build/workbook hint 03-semaphore`.
  */
@@ -33,6 +35,18 @@ int co_sem_acquire(struct co_task *t, struct co_sem *s)
 	return -ENOSYS;
 }
 
+/* The task handed a permit was cancelled before it ran. */
+static bool pass_on(struct co_task *t)
+{
+	/*
+	 * TODO(03-semaphore): the permit must not stay with a task that will
+	 * never use it; hand it on, and say it was taken back (see
+	 * co_task_wake_revocable() in co.h).
+	 */
+	(void)t;
+	return false;
+}
+
 void co_sem_release(struct co_sem *s)
 {
 	/*
@@ -41,4 +55,5 @@ void co_sem_release(struct co_sem *s)
 	 * does it go back to the count.
 	 */
 	(void)s;
+	(void)pass_on;
 }

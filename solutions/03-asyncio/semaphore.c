@@ -6,9 +6,11 @@
  * that arrives later can never overtake a waiter (FIFO), and the count of
  * permits out never exceeds the value, even for a moment.  A waiter that
  * is cancelled while it waits simply leaves the queue (co_wait_in() does
- * that), and the next release serves the task behind it.
+ * that).  One cancelled after it was handed the permit but before it ran
+ * must not sit on it: it passes the permit on, as a release would.
  *
- * Exercise 03-semaphore: write acquire and release.  The contract is
+ * Exercise 03-semaphore: write acquire, release, and the passing on of a
+ * permit whose task was cancelled before it could use it.  The contract is
  * struct co_sem in chapters/03-asyncio/co.h; the lesson and the hints:
  * `build/workbook hint 03-semaphore`.
  */
@@ -42,6 +44,24 @@ int co_sem_acquire(struct co_task *t, struct co_sem *s)
 	<<< skeleton */
 }
 
+/* The task handed a permit was cancelled before it ran. */
+static bool pass_on(struct co_task *t)
+{
+	/*
+	 * TODO(03-semaphore): the permit must not stay with a task that will
+	 * never use it; hand it on, and say it was taken back (see
+	 * co_task_wake_revocable() in co.h).
+	 */
+	/* >>> solution */
+	co_sem_release(t->wait.queued.arg);
+	return true;
+	/* <<< solution */
+	/* >>> skeleton
+	(void)t;
+	return false;
+	<<< skeleton */
+}
+
 void co_sem_release(struct co_sem *s)
 {
 	/*
@@ -53,11 +73,12 @@ void co_sem_release(struct co_sem *s)
 	struct co_task *next = co_list_pop(&s->waiters);
 
 	if (next)
-		co_task_wake(next, 0); /* the permit goes straight to it */
+		co_task_wake_revocable(next, 0, pass_on, s); /* the permit goes to it */
 	else
 		s->value++;
 	/* <<< solution */
 	/* >>> skeleton
 	(void)s;
+	(void)pass_on;
 	<<< skeleton */
 }
