@@ -46,7 +46,7 @@ ex_between() {
 ex_not_stuck() {
 	[ "$(value stuck)" = 0 ] && return 0
 	flunk "the ticker never finished: the driver's watchdog stopped the loop after 2 s (on the $backend backend)." \
-		"A task that suspends must store where it stopped in t->resume, and the step must carry on from there." \
+		"A task that suspends must store where it stopped in t->resume and carry on from there, and keep what must outlive an await (the loop's counter) in its frame, not in a local." \
 		"driver output: $output" "$(exercise_pointer)"
 }
 
