@@ -26,7 +26,9 @@
  * What it returns (k.task.done.result): @n; -ECANCELED if it was cancelled
  * while it slept or waited for the child (the child is not cancelled: a
  * plain await does not pass a cancel on); or the child's own error when
- * the child failed (@child_result holds it either way it finished).
+ * the child failed.  @child_result holds what the await of the child
+ * returned: the child's result, or -ECANCELED if the ticker was cancelled
+ * there.
  *
  * The frame follows co.h's rules: every value that must survive an await
  * is a member of struct ticker, never a local of ticker_step(); the resume
@@ -51,7 +53,7 @@ struct ticker {
 	int i;	 /* ticks made so far */
 	int err; /* the result of the last await */
 	/* What it leaves for the caller. */
-	int child_result; /* the child's result, once awaited */
+	int child_result; /* what the await of the child returned */
 	int cleanups;	  /* how many times its cleanup ran: 1 once finished */
 };
 
