@@ -105,7 +105,7 @@ int ticker_step(struct co_task *t)
 			return finish(k, r);
 		record_tick(k);
 	}
-	r = co_await (t, &k->child->done);
+	r = co_await(t, &k->child->done);
 	if (r == CO_PENDING) {
 		t->resume = AWAITED;
 		return CO_PENDING;

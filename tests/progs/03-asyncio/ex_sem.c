@@ -77,7 +77,7 @@ static int scene_step(struct co_task *t)
 	if (s->holder == 0)
 		co_sem_release(&s->sem);
 	for (s->i = 0; s->i < WAITERS; s->i++)
-		CO_AWAIT(t, co_await (t, &s->w[s->i].task.done), &s->err);
+		CO_AWAIT(t, co_await(t, &s->w[s->i].task.done), &s->err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
