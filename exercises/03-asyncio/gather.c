@@ -7,6 +7,10 @@
  * one wakes the waiter.  Without return_exceptions the first failure wakes
  * it at once instead, after taking the other callbacks off (the waiter's
  * frame, where they live, may be gone before those tasks finish).
+ *
+ * Exercise 03-gather: write the callback, the cancel, and the setup in
+ * co_gather().  The contract is co_gather() in chapters/03-asyncio/co.h;
+ * the lesson and the hints: `build/workbook hint 03-gather`.
  */
 #include <errno.h>
 
@@ -18,30 +22,31 @@ static void forget_rest(struct co_gather *g)
 		co_future_remove(&g->cbs[i]);
 }
 
+/* A gathered task has finished: @cb is its callback, @f its done. */
 static void one_done(struct co_callback *cb, struct co_future *f)
 {
-	struct co_gather *g = cb->arg;
-
-	g->left--;
-	if (f->result < 0 && !g->return_exceptions && !g->cancelled) {
-		forget_rest(g);
-		co_task_wake(g->waiter, f->result);
-		return;
-	}
-	if (g->left == 0)
-		co_task_wake(g->waiter, g->cancelled ? -ECANCELED : 0);
+	/*
+	 * TODO(03-gather): count the task off; wake the waiter (co_task_wake)
+	 * when the last one is done, or at once with the first failure unless
+	 * errors are collected or the waiter was cancelled - and then the
+	 * other callbacks must come off their tasks first.
+	 */
+	(void)cb;
+	(void)f;
+	(void)forget_rest;
 }
 
 /* The waiter is cancelled: cancel what is still running, and report the
  * cancel only once all of it has finished. */
 static bool gather_detach(struct co_task *t)
 {
-	struct co_gather *g = t->wait.data;
-
-	g->cancelled = true;
-	for (size_t i = 0; i < g->n; i++)
-		co_task_cancel(g->tasks[i]);
-	return false;
+	/*
+	 * TODO(03-gather): cancel every gathered task, and say that the
+	 * waiter may not go on before they have finished (see co_cancel_fn
+	 * in co.h).
+	 */
+	(void)t;
+	return true;
 }
 
 int co_gather(struct co_task *t, struct co_gather *g, struct co_task **tasks,
@@ -52,18 +57,13 @@ int co_gather(struct co_task *t, struct co_gather *g, struct co_task **tasks,
 				 .cbs = cbs,
 				 .n = n,
 				 .return_exceptions = return_exceptions };
-	for (size_t i = 0; i < n; i++) {
-		cbs[i].link.next = cbs[i].link.prev = NULL;
-		if (!co_task_done(tasks[i]))
-			g->left++;
-		else if (tasks[i]->done.result < 0 && !return_exceptions)
-			return tasks[i]->done.result; /* failed already */
-	}
-	if (g->left == 0)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!co_task_done(tasks[i]))
-			co_future_add(&tasks[i]->done, &cbs[i], one_done, g);
-	t->wait.data = g;
-	return co_task_suspend(t, gather_detach);
+	/*
+	 * TODO(03-gather): count the tasks still running (a task that has
+	 * already failed settles the gather at once, unless errors are
+	 * collected), put one_done on each of them, and suspend the waiter
+	 * with gather_detach as its cancel.
+	 */
+	(void)one_done;
+	(void)gather_detach;
+	return -ENOSYS;
 }

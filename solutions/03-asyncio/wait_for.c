@@ -7,6 +7,11 @@
  * wait_for always returns after the inner task has finished, its cleanup
  * included; the note decides whether its -ECANCELED is reported as
  * -ETIMEDOUT.  Cancelling the waiter takes the same road.
+ *
+ * Exercise 03-wait-for: write the timer's callback, the inner task's
+ * callback, the cancel, and the setup.  The contract is co_wait_for() in
+ * chapters/03-asyncio/co.h; the lesson and the hints:
+ * `build/workbook hint 03-wait-for`.
  */
 #include <errno.h>
 
@@ -19,12 +24,26 @@ static void expired(struct loop *loop, struct loop_timer *timer)
 							       offsetof(struct co_wait_for, timer));
 
 	(void)loop;
+	/*
+	 * TODO(03-wait-for): time is up.  Do not wake the waiter: the inner
+	 * task must finish (and clean up) first.
+	 */
+	/* >>> solution */
 	w->timed_out = true;
 	co_task_cancel(w->inner);
+	/* <<< solution */
+	/* >>> skeleton
+	(void)w;
+	<<< skeleton */
 }
 
 static void inner_done(struct co_callback *cb, struct co_future *f)
 {
+	/*
+	 * TODO(03-wait-for): the inner task has finished: the only place the
+	 * waiter is woken, with the result it must see.
+	 */
+	/* >>> solution */
 	struct co_wait_for *w = cb->arg;
 	int result = f->result;
 
@@ -34,16 +53,32 @@ static void inner_done(struct co_callback *cb, struct co_future *f)
 	else if (w->timed_out && result == -ECANCELED)
 		result = -ETIMEDOUT;
 	co_task_wake(w->waiter, result);
+	/* <<< solution */
+	/* >>> skeleton
+	(void)cb;
+	(void)f;
+	<<< skeleton */
 }
 
 static bool wait_for_detach(struct co_task *t)
 {
+	/*
+	 * TODO(03-wait-for): the waiter is cancelled: pass it on to the inner
+	 * task, and say the waiter must wait for it (see co_cancel_fn).
+	 */
+	/* >>> solution */
 	struct co_wait_for *w = t->wait.data;
 
 	loop_timer_stop(co_loop(t), &w->timer);
 	w->cancelled = true;
 	co_task_cancel(w->inner);
-	return false; /* inner_done() wakes us once the inner task is done */
+	/* inner_done() wakes the waiter once the inner task is done. */
+	return false;
+	/* <<< solution */
+	/* >>> skeleton
+	(void)t;
+	return true;
+	<<< skeleton */
 }
 
 int co_wait_for(struct co_task *t, struct co_wait_for *w, struct co_task *inner, long timeout_ms)
@@ -53,6 +88,12 @@ int co_wait_for(struct co_task *t, struct co_wait_for *w, struct co_task *inner,
 	if (co_task_done(inner))
 		return inner->done.result;
 	*w = (struct co_wait_for){ .waiter = t, .inner = inner, .timer = LOOP_TIMER_INIT };
+	/*
+	 * TODO(03-wait-for): start the timer (unless there is no limit), put
+	 * inner_done on the inner task's done future, and suspend the waiter
+	 * with wait_for_detach as its cancel.
+	 */
+	/* >>> solution */
 	if (timeout_ms >= 0) {
 		err = loop_timer_start(co_loop(t), &w->timer,
 				       clk_now_ns() + (int64_t)timeout_ms * CLK_NS_PER_MS, expired);
@@ -62,4 +103,13 @@ int co_wait_for(struct co_task *t, struct co_wait_for *w, struct co_task *inner,
 	co_future_add(&inner->done, &w->cb, inner_done, w);
 	t->wait.data = w;
 	return co_task_suspend(t, wait_for_detach);
+	/* <<< solution */
+	/* >>> skeleton
+	(void)err;
+	(void)timeout_ms;
+	(void)expired;
+	(void)inner_done;
+	(void)wait_for_detach;
+	return -ENOSYS;
+	<<< skeleton */
 }
