@@ -98,9 +98,11 @@
  * CO_PENDING without waiting for anything) aborts with a message.
  *
  * Where the code is: co.c (tasks, futures, await, sleep, cancel, run,
- * fd waits), gather.c (co_gather), semaphore.c (co_sem_*), wait_for.c
- * (co_wait_for), co_sync.c (timeout, Event, Queue, TaskGroup) and
- * co_executor.c (run_in_executor).
+ * fd waits), co_sync.c (timeout, Event, Queue, TaskGroup) and
+ * co_executor.c (run_in_executor) here; gather.c (co_gather),
+ * semaphore.c (co_sem_*) and wait_for.c (co_wait_for) are three of the
+ * chapter's exercises, in solutions/03-asyncio/ (the finished files;
+ * exercises/03-asyncio/ holds the learner's).
  */
 #ifndef WB_CO_H
 #define WB_CO_H
