@@ -8,7 +8,17 @@
 #   solutions/C/*.c                   library files that are also exercises
 #   tests/progs/C/*.c                 test drivers (each has a main)
 # Every program links the chapter's library, one version of each exercise
-# file and common/libcommon.a.  Which version is what a "variant" decides:
+# file and common/libcommon.a.
+#
+# A chapter may build on another chapter's library: a line "uses<TAB>OTHER"
+# in its CHAPTER manifest (chapter 03's tasks run blocking calls on chapter
+# 01's executor) adds -Ichapters/OTHER to its compilations and links OTHER's
+# reference library into each of its programs: OTHER's library files and
+# every one of its exercise files from solutions/, whatever variant of this
+# chapter is built, so an exercise of OTHER never breaks this chapter.
+#
+# Which version of an exercise file a program links is what a "variant"
+# decides:
 #   sol/         every exercise file from solutions/ (the reference build)
 #   ex/ID/       exercise ID from exercises/, the rest from solutions/
 #   skel/ID/     exercise ID from its skeleton generated out of solutions/
@@ -67,6 +77,16 @@ EX_TABLE := $(shell awk -F'\t' '$$1 == "exercise" { split(FILENAME, p, "/"); \
 EXERCISES := $(foreach e,$(EX_TABLE),$(word 1,$(subst :, ,$(e))))
 ex_field = $(word $(2),$(subst :, ,$(filter $(1):%,$(EX_TABLE))))
 
+# What each chapter uses of the others: USES_INC_C (flags) and USES_OBJ_C
+# (the reference build's objects of each chapter C uses).
+uses_of = $(shell awk -F'\t' '$$1 == "uses" { print $$2 }' chapters/$(1)/CHAPTER 2>/dev/null)
+lib_objs = $(patsubst chapters/$(1)/%.c,$(BUILD)/sol/$(1)/obj/lib/%.o,$(filter-out \
+	$(call mains_in,$(wildcard chapters/$(1)/*.c)),$(wildcard chapters/$(1)/*.c))) \
+	$(patsubst solutions/$(1)/%.c,$(BUILD)/sol/$(1)/obj/ex/%.o,$(wildcard solutions/$(1)/*.c))
+$(foreach c,$(CHAPTERS),$(eval USES_$(c) := $(call uses_of,$(c))))
+$(foreach c,$(CHAPTERS),$(eval USES_INC_$(c) := $(USES_$(c):%=-Ichapters/%)))
+$(foreach c,$(CHAPTERS),$(eval USES_OBJ_$(c) := $(foreach u,$(USES_$(c)),$(call lib_objs,$(u)))))
+
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_LIB := $(BUILD)/lib/libcommon.a
 FIXTURE_SRC := $(call mains_in,$(wildcard tests/fixtures/*.c))
@@ -102,13 +122,14 @@ endef
 define variant
 $(eval v_dir := $(1)/$(2))
 $(eval v_sol := $(BUILD)/sol/$(2))
-$(eval v_inc := -Ichapters/$(2))
+$(eval v_inc := -Ichapters/$(2) $(USES_INC_$(2)))
 $(eval v_all := $(wildcard chapters/$(2)/*.c))
 $(eval v_progsrc := $(call mains_in,$(v_all)) $(wildcard tests/progs/$(2)/*.c))
 $(eval v_libsrc := $(filter-out $(v_progsrc),$(v_all)))
 $(eval v_exfiles := $(notdir $(wildcard solutions/$(2)/*.c)))
 $(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_sol)/obj/lib/%.o) \
-	$(foreach f,$(v_exfiles),$(if $(filter $(f),$(3)),$(v_dir),$(v_sol))/obj/ex/$(f:.c=.o)))
+	$(foreach f,$(v_exfiles),$(if $(filter $(f),$(3)),$(v_dir),$(v_sol))/obj/ex/$(f:.c=.o)) \
+	$(USES_OBJ_$(2)))
 $(foreach f,$(3),$(eval $(call compile,$(v_dir)/obj/ex/$(f:.c=.o),$(4)/$(f),$(v_inc))))
 $(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_sol)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
 $(eval VARIANT_PROGS_$(1) += $(foreach s,$(v_progsrc),$(v_dir)/$(notdir $(s:.c=))))
@@ -118,7 +139,7 @@ endef
 # reference build and every variant.
 define reference
 $(eval r_dir := $(BUILD)/sol/$(1))
-$(eval r_inc := -Ichapters/$(1))
+$(eval r_inc := -Ichapters/$(1) $(USES_INC_$(1)))
 $(eval r_all := $(wildcard chapters/$(1)/*.c))
 $(eval r_progsrc := $(call mains_in,$(r_all)) $(wildcard tests/progs/$(1)/*.c))
 $(foreach s,$(filter-out $(r_progsrc),$(r_all)),$(eval $(call compile,$(r_dir)/obj/lib/$(notdir $(s:.c=.o)),$(s),$(r_inc))))

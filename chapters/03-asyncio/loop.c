@@ -444,6 +444,16 @@ void loop_update_time(struct loop *loop)
 	loop->now = clk_now_ns();
 }
 
+void loop_set_data(struct loop *loop, void *data)
+{
+	loop->data = data;
+}
+
+void *loop_data(const struct loop *loop)
+{
+	return loop->data;
+}
+
 void loop_stop(struct loop *loop)
 {
 	loop->stopped = true;

@@ -189,4 +189,12 @@ void loop_unref(struct loop *loop);
 /* How many timers are running: the size of the heap (for tests and demos). */
 size_t loop_timer_count(const struct loop *loop);
 
+/*
+ * One pointer for the layer built on the loop (libuv's loop->data): the
+ * coroutine layer keeps its list of running tasks there.  NULL at first;
+ * the loop never reads it.
+ */
+void loop_set_data(struct loop *loop, void *data);
+void *loop_data(const struct loop *loop);
+
 #endif

@@ -80,6 +80,7 @@ struct loop {
 	size_t refs;
 	bool stopped;
 	int64_t now;
+	void *data; /* loop_data(): the layer above's, never read here */
 };
 
 #endif
