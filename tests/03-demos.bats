@@ -261,6 +261,12 @@ demos_scene() {
 	done
 }
 
+@test "wait_for_demo: Ctrl-C (SIGINT) in the middle of the wait ends it at once with status 130" {
+	demos_interrupt "A slow operation" wait_for_demo --work-ms 30000 --timeout-ms 20000
+	[ "$status" -eq 130 ] || flunk "expected status 130 after SIGINT, got $status"
+	[ ! -s "$BATS_TEST_TMPDIR/err" ] || flunk "unexpected stderr:" "$(cat "$BATS_TEST_TMPDIR/err")"
+}
+
 @test "wait_for_demo rejects bad input with one line on stderr and status 2" {
 	local bad
 	for bad in "--work-ms -1" "--work-ms abc" "--timeout-ms 120001" "--long-timeout-ms 1e3" \

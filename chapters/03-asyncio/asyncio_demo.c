@@ -133,13 +133,19 @@ static void thread_usage(double *cpu_ms, long *sleeps)
 	*sleeps = ru.ru_nvcsw; /* voluntary context switches */
 }
 
-/* "0,1,2" for the test's eyes, cut short past MAX_SHOWN. */
+/* How many of @n results to list: all of a few, the first ten of many. */
+static size_t shown(size_t n)
+{
+	return n <= MAX_SHOWN ? n : 10;
+}
+
+/* "0,1,2" for the test's eyes. */
 static void print_ids(const char *key, const int *ids, size_t n)
 {
 	printf(" %s=", key);
-	for (size_t i = 0; i < n && i < MAX_SHOWN; i++)
+	for (size_t i = 0; i < shown(n); i++)
 		printf("%s%d", i ? "," : "", ids[i]);
-	if (n > MAX_SHOWN)
+	if (shown(n) < n)
 		printf(",...");
 }
 
@@ -147,13 +153,13 @@ static void print_results(const struct demo *d)
 {
 	printf("Fetched %zu items\n", d->n);
 	printf("Results:");
-	for (size_t i = 0; i < d->n && i < MAX_SHOWN; i++) {
+	for (size_t i = 0; i < shown(d->n); i++) {
 		/* tasks[i], not fetches[i]: gather's argument order. */
 		const struct fetch *f = (const struct fetch *)d->tasks[i];
 
 		printf("%s %s", i ? "," : "", f->data);
 	}
-	if (d->n > MAX_SHOWN)
+	if (shown(d->n) < d->n)
 		printf(", ... (%zu in all)", d->n);
 	printf("\n");
 }
