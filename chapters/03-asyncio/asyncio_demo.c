@@ -275,8 +275,8 @@ int main(int argc, char **argv)
 		d.tasks[i] = &f->task;
 	}
 
-	printf("%s %zu tasks on one thread, each waiting %.3f s%s\n",
-	       o.sequential ? "Awaiting" : "Gathering", n, (double)o.delay_ms / 1000,
+	printf("%s %zu tasks %s, each waiting %.3f s%s\n", o.sequential ? "Awaiting" : "Gathering",
+	       n, o.sequential ? "one after another" : "on one thread", (double)o.delay_ms / 1000,
 	       o.stagger_ms ? " plus the stagger" : "");
 	if (!d.fetches[0].chatty)
 		printf("(per-task lines are shown for up to %d tasks)\n", MAX_SHOWN);
