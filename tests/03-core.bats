@@ -119,3 +119,254 @@ core_between() {
 	run_prog 10 co_probe
 	assert_usage_error co_probe
 }
+
+# ---------------------------------------------------------------- gather
+
+@test "gather: 10 tasks of 500 ms each, gathered, take about 500 ms, every one succeeding" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case gather-sleep
+		core_expect gather 0 "gather's result"
+		core_expect results 0,0,0,0,0,0,0,0,0,0 "each task's result"
+		core_between at_ms 500 650 "the ten sleeps overlap"
+	done
+}
+
+@test "gather: results are read back in argument order, whatever order the tasks finished in" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case gather-order
+		core_expect finished 3,4,1,2,0 "the order the tasks finished in (0, 50, 100, 200, 300 ms)"
+		core_expect values 1,11,21,31,41 "the values in argument order"
+		core_expect gather 0 "gather's result"
+		core_between at_ms 300 450 "gather returns with the slowest task"
+	done
+}
+
+@test "gather without return_exceptions returns the first failure at once; the other tasks run on" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case gather-fail
+		core_expect gather -EIO "gather's result: the failure at 50 ms"
+		core_between at_ms 50 150 "gather returned when the first task failed"
+		core_expect results 0,-EIO,-EPERM "the other tasks ran to their own ends"
+		core_between after_ms 200 350 "the last task finished on its own time"
+	done
+}
+
+@test "gather with return_exceptions waits for every task and keeps each failure in its task" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case gather-collect
+		core_expect gather 0 "gather's result"
+		core_expect results 0,-EIO,-EPERM "each task's own result"
+		core_between at_ms 200 350 "gather returned with the last task"
+	done
+}
+
+@test "cancelling a task in gather cancels the gathered tasks, waits for their cleanup, then returns -ECANCELED" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case gather-cancel
+		core_expect gather -ECANCELED "gather's result"
+		core_expect results -ECANCELED,0,-ECANCELED "the two sleeping tasks were cancelled, the finished one kept its result"
+		core_expect cleaned 101 "the cancelled tasks' cleanup had run"
+		core_between at_ms 70 250 "gather returned after the 20 ms cleanup that followed the cancel at 50 ms"
+	done
+}
+
+# ---------------------------------------------------------------- Semaphore
+
+@test "Semaphore(3): 12 tasks of 50 ms, never more than 3 inside, served in arrival order, about 200 ms" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case sem
+		core_expect peak 3 "the most tasks holding a permit at once"
+		core_expect order 0,1,2,3,4,5,6,7,8,9,10,11 "the order permits were granted"
+		core_expect value 3 "permits free at the end"
+		core_between elapsed_ms 200 350 "four rounds of 50 ms"
+	done
+}
+
+@test "Semaphore: a release with a waiter hands it the permit; the releaser asking again waits its turn" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case sem-barge
+		core_expect order 0,99 "the waiter (0) before the releaser (99)"
+		core_expect mine 0 "the releaser's second acquire"
+		core_expect value 1 "permits free at the end"
+	done
+}
+
+@test "Semaphore: a cancelled waiter leaves the queue, one cancelled after it was handed the permit releases it: none lost" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case sem-cancel
+		core_expect u1_acquire -ECANCELED "the waiter cancelled while it waited"
+		core_expect u0_acquire 0 "the waiter handed the permit, then cancelled, holds it"
+		core_expect u0_next -ECANCELED "its next await reports the cancel"
+		core_expect u2_acquire 0 "the last waiter gets the permit passed on"
+		core_expect order 0,2 "who held the permit, in order"
+		core_expect peak 1 "permits out at once"
+		core_expect value 1 "permits free at the end"
+	done
+}
+
+# ---------------------------------------------------------------- wait_for
+
+@test "wait_for times out at 100 ms and returns -ETIMEDOUT only after the inner task's 50 ms cleanup" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case wait-for-timeout
+		core_expect result -ETIMEDOUT "wait_for's result"
+		core_expect cleaned 1 "the inner task's cleanup had run when wait_for returned"
+		core_expect inner -ECANCELED "the inner task had finished, cancelled"
+		core_between at_ms 150 300 "100 ms of timeout plus 50 ms of cleanup"
+	done
+}
+
+@test "wait_for of an inner task that finishes in time returns its result and leaves no timer behind" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case wait-for-fast
+		core_expect result 0 "wait_for's result"
+		core_expect inner 0 "the inner task's result"
+		core_between at_ms 20 150 "the inner task's 20 ms"
+		core_between total_ms 20 400 "co_run did not wait for the 1 s timer"
+	done
+}
+
+@test "cancelling a task in wait_for cancels the inner task, waits for its cleanup, and returns -ECANCELED" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case wait-for-cancel
+		core_expect result -ECANCELED "wait_for's result"
+		core_expect cleaned 1 "the inner task's cleanup had run"
+		core_between at_ms 100 250 "the cancel at 50 ms plus 50 ms of cleanup"
+	done
+}
+
+@test "a timeout scope cancels the sleep in it at 100 ms, reports -ETIMEDOUT and lets no cancel leak past it" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case timeout
+		core_expect inside -ECANCELED "the sleep inside the scope"
+		core_expect left -ETIMEDOUT "co_timeout_exit's result"
+		core_expect after 0 "a sleep after the scope"
+		core_expect other 0 "a scope left in time"
+		core_between at_ms 100 200 "the scope's 100 ms"
+		core_between total_ms 120 500 "the second scope's 2 s timer was stopped"
+	done
+}
+
+# ---------------------------------------------------------------- Event, Queue
+
+@test "Event: set wakes every waiter; a cancelled waiter sees -ECANCELED; a set event does not wait" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case event
+		core_expect seen 0,0,0,-ECANCELED "what each waiter's wait returned"
+		core_expect again 0 "a wait on a set event"
+	done
+}
+
+@test "Queue(2): a producer of 6 and a slow consumer: FIFO, never more than 2 inside" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case queue
+		core_expect order 1,2,3,4,5,6 "the order the items came out"
+		core_expect maxlen 2 "the most items in the queue"
+		core_expect left 0 "items left"
+	done
+}
+
+@test "Queue: a cancelled getter or putter loses no item and lets none overtake" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case queue-cancel
+		core_expect g1 -ECANCELED "the cancelled getter"
+		core_expect g2 0 "the getter behind it"
+		core_expect g2_item 7 "the item put after the cancel"
+		core_expect p1 -ECANCELED "the cancelled putter"
+		core_expect p2 0 "the putter behind it"
+		core_expect got 5,2 "the items in the queue: the cancelled putter's never entered"
+		core_expect left 0 "items left"
+	done
+}
+
+# ---------------------------------------------------------------- TaskGroup
+
+@test "TaskGroup: the first failure cancels the siblings; the wait returns it after their cleanup" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case group-fail
+		core_expect result -EIO "the group's result"
+		core_expect results -ECANCELED,-EIO,-ECANCELED "each child's result"
+		core_expect cleaned 101 "the cancelled siblings' cleanup ran"
+		core_between at_ms 70 250 "the failure at 50 ms plus 20 ms of cleanup"
+	done
+}
+
+@test "TaskGroup: when every child succeeds the wait returns 0 after the last one" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case group-ok
+		core_expect result 0 "the group's result"
+		core_expect results 0,0,0 "each child's result"
+		core_between at_ms 30 150 "the slowest child's 30 ms"
+	done
+}
+
+@test "TaskGroup: cancelling its waiter cancels every child and waits for them" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case group-cancel
+		core_expect result -ECANCELED "the group's result"
+		core_expect results -ECANCELED,-ECANCELED,-ECANCELED "each child's result"
+		core_expect cleaned 111 "every child's cleanup ran"
+		core_between at_ms 70 250 "the cancel at 50 ms plus 20 ms of cleanup"
+	done
+}
+
+@test "a wait for a readable fd returns when data arrives; a cancelled one returns -ECANCELED and unwatches its fd" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_sync_probe --case fd
+		core_expect reader 1 "the events seen (LOOP_READ)"
+		core_expect stuck -ECANCELED "the cancelled wait"
+		core_between total_ms 20 300 "co_run ended: no watch was left"
+	done
+}
+
+# ---------------------------------------------------------- run_in_executor
+
+@test "run_in_executor: a 2 s blocking call returns its result; other tasks run meanwhile; the loop thread sleeps" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_exec_probe --case result
+		core_expect result 0 "the await's result"
+		core_expect answer 1 "the call's result pointer came back"
+		core_between sleeper_ms 100 300 "a 100 ms sleep beside the call"
+		core_between at_ms 2000 2300 "the call's 2 s"
+		assert_waits_asleep loop "the loop thread, with only the executor's call left"
+	done
+}
+
+@test "run_in_executor: a failing call's code and message come back" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_exec_probe --case error
+		core_expect result -EIO "the await's result"
+		printf '%s\n' "$output" | grep -qx 'message=the disk is on fire' ||
+			flunk "the call's message did not come back:" "$output"
+	done
+}
+
+@test "run_in_executor: a task cancelled while its call runs gets -ECANCELED only after the call has returned" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_exec_probe --case cancel-running
+		core_expect result -ECANCELED "the await's result"
+		core_expect finished_at_return 1 "the call had finished when the await returned"
+		core_between at_ms 300 500 "the call's 300 ms, not the cancel's 50"
+		core_expect other 0 "the queued call behind it ran"
+	done
+}
+
+@test "run_in_executor: a task cancelled while its call is queued gets -ECANCELED at once and the call never runs" {
+	for backend in $CORE_BACKENDS; do
+		core_run "$backend" 20 co_exec_probe --case cancel-queued
+		core_expect result -ECANCELED "the await's result"
+		core_expect ran 0 "the cancelled call ran"
+		core_between at_ms 50 200 "returned at the cancel, not after the 300 ms ahead of it"
+		core_expect other 0 "the running call finished"
+	done
+}
+
+@test "the coroutine drivers: bad input is one line and status 2" {
+	local p
+	for p in co_sync_probe co_exec_probe; do
+		run_prog 10 "$p" --case nosuch
+		assert_usage_error "$p"
+		run_prog 10 "$p" extra
+		assert_usage_error "$p"
+	done
+}
