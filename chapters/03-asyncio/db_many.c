@@ -649,11 +649,13 @@ int main(int argc, char **argv)
 	lanes = o.blocking ? 1 : o.limit < o.workers ? o.limit : o.workers;
 	ideal = (double)((o.queries + lanes - 1) / lanes) * (double)o.latency_ms / 1000;
 	printf("\n%ld queries: %.3f s one after another, %.3f s in tasks (round trips alone: "
-	       "%.3f s); %d connections opened; results %s\n",
-	       o.queries, sequential, concurrent, ideal, d.opened, match ? "match" : "DIFFER");
-	printf("The ticker ticked %ld times while the queries ran (every %ld ms); the loop's "
+	       "%.3f s); %d connection%s opened; results %s\n",
+	       o.queries, sequential, concurrent, ideal, d.opened, d.opened == 1 ? "" : "s",
+	       match ? "match" : "DIFFER");
+	printf("The ticker ticked %ld time%s while the queries ran (every %ld ms); the loop's "
 	       "longest silence was %.1f ms\n",
-	       d.ticks_during, o.tick_ms, (double)d.max_gap / CLK_NS_PER_MS);
+	       d.ticks_during, d.ticks_during == 1 ? "" : "s", o.tick_ms,
+	       (double)d.max_gap / CLK_NS_PER_MS);
 	printf("queries=%ld workers=%ld limit=%ld mode=%s sequential=%.3f concurrent=%.3f "
 	       "ideal=%.3f results_match=%d peak_in_flight=%ld connections=%d ticks=%ld "
 	       "ticks_during=%ld max_gap_ms=%.1f tick_ms=%ld\n",
