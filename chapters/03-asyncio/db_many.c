@@ -458,10 +458,11 @@ static struct tmpdir *build_database(char *path, size_t len, long rows)
 
 /* ------------------------------------------------------------ reporting */
 
-/* Print the table (the first MAX_SHOWN rows); true if every answer agrees. */
-static bool print_results(const struct db_many *d)
+/* Print the table (the first MAX_SHOWN rows); how many queries failed or
+ * answered differently. */
+static size_t print_results(const struct db_many *d)
 {
-	bool match = true;
+	size_t bad = 0;
 
 	printf("\n%4s  %-42s %4s  %10s  %9s  %s\n", "#", "query", "p", "one by one", "in a task",
 	       "answer");
@@ -480,11 +481,11 @@ static bool print_results(const struct db_many *d)
 		else if (!same)
 			printf("      MISMATCH: query %d answered %s\n", q->index,
 			       q->answer[CONCURRENT]);
-		match = match && same;
+		bad += !same;
 	}
 	if (d->n > MAX_SHOWN)
 		printf("  ... (%zu queries in all; every answer compared)\n", d->n);
-	return match;
+	return bad;
 }
 
 static void usage(void)
@@ -615,6 +616,7 @@ int main(int argc, char **argv)
 	double sequential, concurrent, ideal;
 	long lanes;
 	int64_t start;
+	size_t bad;
 	bool match;
 	int rc;
 
@@ -644,7 +646,8 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	concurrent = run_concurrent(&d);
 
-	match = print_results(&d);
+	bad = print_results(&d);
+	match = bad == 0;
 	/* Round trips overlap as far as both the permits and the threads allow. */
 	lanes = o.blocking ? 1 : o.limit < o.workers ? o.limit : o.workers;
 	ideal = (double)((o.queries + lanes - 1) / lanes) * (double)o.latency_ms / 1000;
@@ -669,5 +672,7 @@ int main(int argc, char **argv)
 	rc = tmpdir_free(dir);
 	if (rc)
 		die_errno(-rc, "cannot remove the temporary database");
-	return match ? 0 : 1;
+	if (bad)
+		die("%zu of %zu queries failed or answered differently", bad, d.n);
+	return 0;
 }
