@@ -6,8 +6,9 @@
  * the loop runs its step (QUEUED -> RUNNING), the step suspends in an await
  * (RUNNING -> WAITING) or returns (-> IDLE, done settled), and whatever it
  * waited for wakes it (WAITING -> QUEUED).  Cancellation only ever acts on
- * a WAITING task, through the detach function its await left; in every
- * other state it is kept for the next await.
+ * a WAITING task, through the detach function its await left, or on a
+ * QUEUED one woken with something it can hand back; in every other case
+ * it is kept for the next await.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -113,8 +114,8 @@ bool co_task_done(const struct co_task *t)
 static void queue_step(struct co_task *t)
 {
 	t->state = CO_QUEUED;
-	t->wait.call = (struct loop_call)LOOP_CALL_INIT;
-	loop_call_soon(t->loop, &t->wait.call, run_step);
+	t->wait.queued.call = (struct loop_call)LOOP_CALL_INIT;
+	loop_call_soon(t->loop, &t->wait.queued.call, run_step);
 }
 
 void co_task_start(struct loop *loop, struct co_task *t, co_step_fn *step, const char *name)
@@ -148,11 +149,12 @@ static void finish(struct co_task *t, int result)
 
 static void run_step(struct loop *loop, struct loop_call *call)
 {
-	struct co_task *t = container_of(call, struct co_task, wait.call);
+	struct co_task *t = container_of(call, struct co_task, wait.queued.call);
 	int r;
 
 	(void)loop;
 	t->state = CO_RUNNING;
+	t->detach = NULL; /* what it was handed is its own now */
 	if (t->resume == 0 && t->cancel) {
 		/* Cancelled before it started: the body never runs. */
 		finish(t, -ECANCELED);
@@ -186,13 +188,21 @@ int co_task_suspend(struct co_task *t, co_cancel_fn *detach)
 	return CO_PENDING;
 }
 
-void co_task_wake(struct co_task *t, int result)
+void co_task_wake_revocable(struct co_task *t, int result, co_cancel_fn *undo, void *arg)
 {
 	if (t->state != CO_WAITING && t->state != CO_CANCELLING)
 		die("co_task_wake: task %s is not waiting", co_task_name(t));
-	t->detach = NULL;
+	/* A task woken while its cancel is passed on gets no take-back: the
+	 * cancel has been dealt with already. */
+	t->detach = t->state == CO_WAITING ? undo : NULL;
 	t->wake = result;
 	queue_step(t);
+	t->wait.queued.arg = arg;
+}
+
+void co_task_wake(struct co_task *t, int result)
+{
+	co_task_wake_revocable(t, result, NULL, NULL);
 }
 
 bool co_task_cancel(struct co_task *t)
@@ -211,8 +221,21 @@ bool co_task_cancel(struct co_task *t)
 	}
 	case CO_CANCELLING:
 		return true; /* already passed on; the await reports it */
+	case CO_QUEUED:
+		if (t->detach) {
+			/* Woken with something it may hand back (a permit). */
+			co_cancel_fn *undo = t->detach;
+
+			t->detach = NULL;
+			if (undo(t)) {
+				t->wake = -ECANCELED;
+				return true;
+			}
+		}
+		t->cancel = true; /* for its next await */
+		return true;
 	default:
-		t->cancel = true; /* QUEUED or RUNNING: for the next await */
+		t->cancel = true; /* RUNNING: for its next await */
 		return true;
 	}
 }

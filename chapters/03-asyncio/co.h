@@ -55,8 +55,9 @@
  * Tasks.  co_task_start() schedules a frame's first step on the next loop
  * iteration (asyncio.create_task).  When the step function returns a value
  * other than CO_PENDING the task is finished and its future, task->done,
- * settles with that value.  Another task awaits it with co_await(&x->done).
- * co_run() is asyncio.run(): it makes a loop and runs one main task on it.
+ * settles with that value.  Another task awaits it with
+ * co_await(t, &x->task.done).  co_run() is asyncio.run(): it makes a loop
+ * and runs one main task on it.
  *
  * Cancellation (Python's task.cancel() and CancelledError).
  * co_task_cancel() asks a task to stop; the task sees it as -ECANCELED
@@ -69,10 +70,11 @@
  *     body never runs (as in Python);
  *   - a task running, or woken and about to run: the cancel is kept, and
  *     its next await that would have to wait returns -ECANCELED instead.
- *     An await whose result was already decided keeps it: a Semaphore
- *     permit, a Queue item or a result handed to a task is never lost to a
- *     cancel (the next await reports the cancel; Python's asyncio instead
- *     raises at once and passes the permit or item on).
+ *     An await whose result was already decided keeps it (the next await
+ *     reports the cancel), so a Queue item or a task's result handed over
+ *     is never lost to a cancel.  The Semaphore is the exception, as in
+ *     Python: a waiter handed a permit and cancelled before it ran passes
+ *     the permit on, and its acquire returns -ECANCELED.
  * Cancelling a task that awaits another task with co_await() does not
  * cancel the awaited one (as if Python's shield() were around it); gather,
  * wait_for and the task group do cancel what they await.
@@ -87,8 +89,9 @@
  * frame.  struct co_task is 120 bytes on a 64-bit machine.
  *
  * Threads.  Everything here runs on the loop's thread, except the worker
- * half of co_run_in_executor().  Nothing blocks the thread: a task that
- * calls a blocking function stops every other task until it returns.
+ * half of co_run_in_executor().  Nothing here blocks; a task that calls a
+ * blocking function itself stops every other task until it returns, which
+ * is what co_run_in_executor() is for.
  *
  * Errors are values: 0 or a negative errno.  Only a broken rule (a future
  * settled twice, a step resumed after it finished, a step that returned
@@ -168,6 +171,8 @@ typedef int co_step_fn(struct co_task *t);
  * the wait is undone (the await then returns -ECANCELED at once), false
  * when the cancel was passed on to something that must finish first: the
  * awaitable then calls co_task_wake() itself, later, with its result.
+ * Given to co_task_wake_revocable(), it takes back what the wake handed
+ * over (true), or cannot (false: the result stands, the cancel is kept).
  */
 typedef bool co_cancel_fn(struct co_task *t);
 
@@ -189,16 +194,19 @@ struct co_task {
 	struct co_future done; /* settles with the step function's result */
 	struct loop *loop;
 	co_step_fn *step;
-	const char *name;		 /* for messages; may be NULL */
-	struct co_link all;		 /* in co_run()'s list of running tasks */
-	union {				 /* what the task waits with now */
-		struct loop_call call;	 /* queued to run its next step */
+	const char *name;   /* for messages; may be NULL */
+	struct co_link all; /* in co_run()'s list of running tasks */
+	union {		    /* what the task waits with now */
+		struct {
+			struct loop_call call; /* queued to run its next step */
+			void *arg;	       /* co_task_wake_revocable()'s */
+		} queued;
 		struct loop_timer timer; /* co_sleep() */
 		struct co_callback cb;	 /* on a future or a waiters' list */
 		int fd;			 /* co_wait_fd() */
 		void *data;		 /* an awaitable's object (gather, ...) */
 	} wait;
-	co_cancel_fn *detach; /* undoes the current wait */
+	co_cancel_fn *detach; /* undoes the current wait, or a revocable wake */
 	int resume;	      /* where the step function stopped; 0: not started */
 	int wake;	      /* the result the current await will see */
 	unsigned char state;  /* enum co_state */
@@ -228,7 +236,10 @@ bool co_task_done(const struct co_task *t);
  * frame is left in use.  Returns a negative errno if the loop could not be
  * made or its wait failed, and -EDEADLK if @main (or, after it, a
  * cancelled task) waited for something nothing could ever deliver; those
- * tasks are cancelled and run out as far as they go.  Blocks.
+ * tasks are cancelled and run out as far as they go.  Blocks.  Only
+ * co_run() keeps a list of the tasks on its loop (in loop_data()): on a
+ * loop of your own (loop_new, co_task_start, loop_run), cancel what you
+ * started yourself.
  */
 int co_run(struct co_task *main, co_step_fn *step);
 
@@ -266,6 +277,13 @@ int co_wait_fd(struct co_task *t, int fd, unsigned events);
  */
 int co_task_suspend(struct co_task *t, co_cancel_fn *detach);
 void co_task_wake(struct co_task *t, int result);
+/*
+ * Wake @t with @result, something it may hand back: if @t is cancelled
+ * before it runs, @undo(t) is called, with @arg in t->wait.queued.arg, to
+ * pass it on (a Semaphore's permit to the next waiter), and the await
+ * returns -ECANCELED instead, as in Python.
+ */
+void co_task_wake_revocable(struct co_task *t, int result, co_cancel_fn *undo, void *arg);
 
 /*
  * Lists of waiting tasks, FIFO, for the primitives (Semaphore, Event,
@@ -345,10 +363,10 @@ int co_gather(struct co_task *t, struct co_gather *g, struct co_task **tasks,
  * asyncio.Semaphore: @value permits.  co_sem_acquire() takes one at once
  * when one is free and nobody waits, else waits its turn: waiters are
  * served in arrival order.  co_sem_release() hands its permit straight to
- * the oldest waiter (which then holds it, even if cancelled before it
- * runs: see "Cancellation"), or puts it back.  A waiter cancelled while it
- * waits leaves the queue; the permits go to those behind it.  So at no
- * time are more than @value permits out.
+ * the oldest waiter, or puts it back.  A waiter cancelled while it waits
+ * leaves the queue; one cancelled after it was handed a permit, before it
+ * ran, passes the permit on to the next; both see -ECANCELED.  So no
+ * permit is lost, and at no time are more than @value out.
  */
 struct co_sem {
 	long value;		/* free permits */

@@ -6,7 +6,8 @@
  * that arrives later can never overtake a waiter (FIFO), and the count of
  * permits out never exceeds the value, even for a moment.  A waiter that
  * is cancelled while it waits simply leaves the queue (co_wait_in() does
- * that), and the next release serves the task behind it.
+ * that).  One cancelled after it was handed the permit but before it ran
+ * must not sit on it: it passes the permit on, as a release would.
  */
 #include "co.h"
 
@@ -25,12 +26,19 @@ int co_sem_acquire(struct co_task *t, struct co_sem *s)
 	return co_wait_in(t, &s->waiters, s);
 }
 
+/* The task handed a permit was cancelled before it ran. */
+static bool pass_on(struct co_task *t)
+{
+	co_sem_release(t->wait.queued.arg);
+	return true;
+}
+
 void co_sem_release(struct co_sem *s)
 {
 	struct co_task *next = co_list_pop(&s->waiters);
 
 	if (next)
-		co_task_wake(next, 0); /* the permit goes straight to it */
+		co_task_wake_revocable(next, 0, pass_on, s); /* the permit goes to it */
 	else
 		s->value++;
 }

@@ -15,8 +15,8 @@
  *   sem-barge       a release with a waiter hands it the permit: the
  *                   releaser, asking again at once, waits its turn
  *   sem-cancel      a waiter cancelled while it waits leaves the queue; one
- *                   cancelled after it was handed the permit keeps it, sees
- *                   the cancel at its next await and releases: no permit lost
+ *                   cancelled after it was handed the permit, before it ran,
+ *                   passes it on: no permit lost
  *   wait-for-timeout  the inner task is cancelled at 100 ms and cleans up
  *                   for 50 ms: -ETIMEDOUT after the cleanup, at about 150 ms
  *   wait-for-fast   an inner task that finishes in time: its result, and the
@@ -30,7 +30,8 @@
  *                   with -ECANCELED; a set event does not wait
  *   queue           a producer and a slow consumer through a queue of 2:
  *                   FIFO, never more than 2 inside, the producer waits
- *   queue-cancel    cancelled getters and putters lose no item
+ *   queue-cancel    cancelled getters and putters lose no item: one cancelled
+ *                   while it waits takes none, one handed an item keeps it
  *   group-fail      one child fails: its siblings are cancelled, and the
  *                   wait returns the failure after their cleanup
  *   group-ok        every child succeeds: the wait returns 0 after the last
@@ -376,9 +377,8 @@ static void case_sem_barge(void)
 /*
  * sem-cancel: Semaphore(1) held by the scene; users 0, 1, 2 wait in that
  * order.  User 1 is cancelled while it waits.  The scene releases, which
- * hands the permit to user 0, and cancels user 0 before it runs: user 0
- * holds the permit (its acquire returns 0), its hold sleep reports the
- * cancel, and it releases; user 2 gets the permit next.
+ * hands the permit to user 0, and cancels user 0 before it runs: user 0's
+ * acquire returns -ECANCELED and the permit passes to user 2.
  */
 static int sem_cancel_step(struct co_task *t)
 {
@@ -675,7 +675,7 @@ struct qc_scene {
 	struct co_task task;
 	struct co_queue q;
 	void *slots[1];
-	struct q_user g1, g2, p1, p2;
+	struct q_user g1, g2, g3, p1, p2;
 	void *got[2];
 	int err;
 };
@@ -704,6 +704,12 @@ static int qc_step(struct co_task *t)
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)7L), &s->err);
 	CO_AWAIT(t, co_await (t, &s->g2.task.done), &s->err);
 	CO_AWAIT(t, co_await (t, &s->g1.task.done), &s->err);
+	/* A getter handed an item and cancelled before it runs keeps it. */
+	q_user_start(s, &s->g3, false, 0);
+	CO_AWAIT(t, co_sleep(t, 10), &s->err);
+	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)9L), &s->err);
+	co_task_cancel(&s->g3.task);
+	CO_AWAIT(t, co_await (t, &s->g3.task.done), &s->err);
 	/* Putters: the queue holds 1; p1 (item 1) and p2 (item 2) wait; p1 is
 	 * cancelled: its item must not enter, p2's must. */
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)5L), &s->err);
@@ -724,9 +730,11 @@ static void case_queue_cancel(void)
 	struct qc_scene s = { 0 };
 	int rc = co_run(&s.task, qc_step);
 
-	printf("run=%s g1=%s g2=%s g2_item=%ld p1=%s p2=%s got=%ld,%ld left=%zu\n", errname(rc),
-	       errname(s.g1.result), errname(s.g2.result), (long)s.g2.item, errname(s.p1.result),
-	       errname(s.p2.result), (long)s.got[0], (long)s.got[1], s.q.len);
+	printf("run=%s g1=%s g2=%s g2_item=%ld g3=%s g3_item=%ld p1=%s p2=%s got=%ld,%ld "
+	       "left=%zu\n",
+	       errname(rc), errname(s.g1.result), errname(s.g2.result), (long)s.g2.item,
+	       errname(s.g3.result), (long)s.g3.item, errname(s.p1.result), errname(s.p2.result),
+	       (long)s.got[0], (long)s.got[1], s.q.len);
 }
 
 /* ---------------------------------------------------------------- TaskGroup */
