@@ -275,9 +275,9 @@ int main(int argc, char **argv)
 		d.tasks[i] = &f->task;
 	}
 
-	printf("%s %zu tasks %s, each waiting %.3f s%s\n", o.sequential ? "Awaiting" : "Gathering",
-	       n, o.sequential ? "one after another" : "on one thread", (double)o.delay_ms / 1000,
-	       o.stagger_ms ? " plus the stagger" : "");
+	printf("%s %zu task%s %s, each waiting %.3f s%s\n", o.sequential ? "Awaiting" : "Gathering",
+	       n, n == 1 ? "" : "s", o.sequential ? "one after another" : "on one thread",
+	       (double)o.delay_ms / 1000, o.stagger_ms ? " plus the stagger" : "");
 	if (!d.fetches[0].chatty)
 		printf("(per-task lines are shown for up to %d tasks)\n", MAX_SHOWN);
 	fflush(stdout); /* log lines are written directly; keep the order */
@@ -289,7 +289,7 @@ int main(int argc, char **argv)
 	elapsed = clk_since(start);
 	thread_usage(&cpu1, &sleeps1);
 	if (rc)
-		die("the main task failed: %s", strerror(-rc));
+		die("co_run: %s", strerror(-rc));
 
 	print_results(&d);
 	/* The longest wait is the first task's; one at a time, the waits add up. */

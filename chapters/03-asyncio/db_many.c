@@ -385,7 +385,7 @@ static double run_concurrent(struct db_many *d)
 		}
 	}
 	if (rc)
-		die("the loop failed: %s", strerror(-rc));
+		die("co_run: %s", strerror(-rc));
 	free(d->free_conns);
 	free(d->conns);
 	return clk_since(start);

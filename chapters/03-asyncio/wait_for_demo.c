@@ -258,7 +258,7 @@ int main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	rc = co_run(&d.task, main_step);
 	if (rc)
-		die("the main task failed: %s", strerror(-rc));
+		die("co_run: %s", strerror(-rc));
 	if (d.failures)
 		die("%d scene%s did not end as wait_for promises", d.failures,
 		    d.failures == 1 ? "" : "s");
