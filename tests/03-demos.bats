@@ -52,8 +52,16 @@ demos_before() {
 # until it prints a line starting with GATE, send it SIGINT, and collect
 # its exit status in $status and the rest of its output in
 # $BATS_TEST_TMPDIR/rest.  The gate, not a sleep, decides when.
+#
+# The program runs under timeout(1), which also gives it back the SIGINT
+# that bash takes away from background jobs.  The signal goes to the
+# program itself, not to timeout: timeout 9.1 may still be returning from
+# fork() when its child has already printed the gate, and a SIGINT then
+# ends timeout alone and leaves the program running.  timeout passes the
+# program's death by SIGINT on as its own, so $status is what a shell
+# would see.
 demos_interrupt() {
-	local gate=$1 name=$2 fifo=$BATS_TEST_TMPDIR/out line seen='' pid fd
+	local gate=$1 name=$2 fifo=$BATS_TEST_TMPDIR/out line seen='' pid child fd
 	shift 2
 	mkfifo "$fifo"
 	timeout -k 5 60 "$(prog "$name")" "$@" >"$fifo" 2>"$BATS_TEST_TMPDIR/err" &
@@ -66,8 +74,15 @@ demos_interrupt() {
 			break
 		fi
 	done
-	[ -n "$seen" ] || { kill -KILL "$pid" 2>/dev/null; exec {fd}<&-; flunk "$name never printed '$gate'"; return 1; }
-	kill -INT "$pid"
+	# It printed the gate, so it exists: timeout's only child.
+	child=$(pgrep -P "$pid")
+	if [ -z "$seen" ] || [ -z "$child" ]; then
+		kill -KILL "$pid" 2>/dev/null
+		exec {fd}<&-
+		flunk "$name never printed '$gate'"
+		return 1
+	fi
+	kill -INT "$child"
 	cat <&"$fd" >"$BATS_TEST_TMPDIR/rest"
 	exec {fd}<&-
 	wait "$pid" && status=0 || status=$?
