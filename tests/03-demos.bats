@@ -264,7 +264,7 @@ demos_scene() {
 @test "wait_for_demo: wait_for waits for a cleanup that takes time (epoll and poll)" {
 	local b
 	for b in epoll poll; do
-		WB_LOOP_BACKEND=$b run_prog 20 wait_for_demo --work-ms 1000 --timeout-ms 200 --cleanup-ms 300
+		WB_LOOP_BACKEND=$b run_prog 20 wait_for_demo --work-ms 600 --timeout-ms 200 --cleanup-ms 300
 		demos_clean || return 1
 		[ "$(demos_scene wait_for result)" = -ETIMEDOUT ] || { flunk "wait_for should time out ($b):" "$output"; return 1; }
 		# 0.2 s to the deadline, then 0.3 s of cleanup before wait_for returns.
