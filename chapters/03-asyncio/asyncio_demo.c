@@ -236,7 +236,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			    MAX_CHART_TASKS, o->tasks);
 	/* The longest wait must stay within what co_sleep() is asked for. */
 	if (o->stagger_ms * (o->tasks - 1) > 600000)
-		usage_error("--stagger-ms %ld with %ld tasks would make a wait longer than 600 s",
+		usage_error("--stagger-ms %ld with %ld tasks adds more than 600 s to task 0's wait",
 			    o->stagger_ms, o->tasks);
 }
 
