@@ -142,9 +142,11 @@ demos_interrupt() {
 }
 
 @test "asyncio_demo --sequential awaits one task at a time: N × D" {
-	run_prog 20 asyncio_demo --tasks 4 --delay-ms 100 --sequential
+	run_prog 20 asyncio_demo --tasks 4 --delay-ms 100 --sequential --trace
 	demos_clean
 	demos_expect mode sequential "the mode"
+	[ "$(spans | wc -l)" -eq 4 ] || flunk "expected 4 spans:" "$output"
+	[ "$(max_overlap)" -eq 1 ] || flunk "one at a time: never two waits at once; saw $(max_overlap)"
 	demos_expect sequential 0.400 "the computed one-at-a-time figure"
 	assert_between "$(value elapsed)" 0.4 "$(demos_upto 0.4 0.15)" "elapsed seconds"
 	demos_expect finish_order 0,1,2,3 "one at a time, in order"
