@@ -86,7 +86,6 @@ static const struct query_kind kinds[] = {
 struct conn {
 	sqlite3 *db; /* opened by the first worker that uses it */
 	int id;
-	char err[EXECUTOR_ERRMAX]; /* why it could not be opened */
 };
 
 struct db_many;
