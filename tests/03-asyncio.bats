@@ -88,6 +88,14 @@ loop_expect() {
 	done
 }
 
+@test "a soon call that requeues itself for ever does not starve a readable fd" {
+	for b in epoll poll; do
+		loop_scene $b soon-fd || return 1
+		loop_expect fd_read 1 "a pipe written while a call keeps requeueing itself" $b || return 1
+		loop_expect spun yes "the call ran a thousand times before the byte was written" $b || return 1
+	done
+}
+
 @test "posts from four threads all run on the loop's thread, and the loop waits for the last" {
 	for b in epoll poll; do
 		loop_scene $b post || return 1
@@ -125,4 +133,27 @@ loop_expect() {
 		loop_expect got 1 "the byte that ends the wait" $b || return 1
 		assert_waits_asleep loop "the loop ($b) waiting with a far timer" || return 1
 	done
+}
+
+@test "co_bench (make bench's coroutine figures) runs each scene and prints its figures" {
+	run_prog 30 co_bench --scene gather --n 1000 --ms 50
+	assert_clean_exit
+	loop_expect n 1000 "gather's task count" epoll
+	assert_at_least "$(value wall_s)" 0.05 "1,000 tasks sleeping 50 ms, gathered"
+	assert_at_least "$(value bytes_per_task)" 0 "bytes per task"
+	run_prog 30 co_bench --scene create --n 10000
+	assert_clean_exit
+	assert_at_least "$(value us_per_task)" 0 "create + await"
+	run_prog 30 co_bench --scene switch --n 10000
+	assert_clean_exit
+	assert_at_least "$(value ns_per_switch)" 0 "a switch"
+	run_prog 30 co_bench --scene sem --n 40 --limit 4 --ms 10
+	assert_clean_exit
+	loop_expect peak 4 "the most holders of a Semaphore(4) at once" epoll
+	assert_at_least "$(value wall_s)" 0.1 "40 holders of 10 ms through Semaphore(4)"
+	run_prog 30 co_bench --scene wait_for --n 5 --ms 10
+	assert_clean_exit
+	assert_at_least "$(value overshoot_ms)" 0 "wait_for's overshoot past its 10 ms"
+	run_prog 10 co_bench --scene nap
+	assert_usage_error co_bench
 }

@@ -259,7 +259,7 @@ static bool await_detach(struct co_task *t)
 	return true;
 }
 
-int co_await (struct co_task *t, struct co_future *f)
+int co_await(struct co_task *t, struct co_future *f)
 {
 	if (f->done)
 		return f->result;

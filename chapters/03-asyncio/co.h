@@ -160,7 +160,7 @@ void co_future_add(struct co_future *f, struct co_callback *cb, co_callback_fn *
 void co_future_remove(struct co_callback *cb);
 
 /* Awaitable: @f's result once it is settled. */
-int co_await (struct co_task *t, struct co_future *f);
+int co_await(struct co_task *t, struct co_future *f);
 
 /* ---------------------------------------------------------------- tasks */
 

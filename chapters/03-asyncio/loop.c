@@ -480,17 +480,33 @@ static int64_t wait_ns(struct loop *loop)
 	return left > 0 ? left : 0;
 }
 
+/* While calls are queued, the loop asks the kernel about its fds at most
+ * this often, and runs the queued calls in between without a system call:
+ * tasks handing control back and forth (create a task, await it) should
+ * not pay an epoll_wait per hand-over, and a ready fd still waits at most
+ * this long.  Timers are checked on every iteration either way. */
+#define POLL_EVERY_NS (50 * 1000)
+
 int loop_run(struct loop *loop)
 {
+	int64_t last_poll = 0;
+
 	loop->stopped = false;
 	while (!loop->stopped && loop_alive(loop)) {
-		int nfired = loop->ops->wait(loop, wait_ns(loop));
+		int64_t timeout = wait_ns(loop);
+		int nfired = 0;
 
-		if (nfired == -EINTR)
-			continue;
-		if (nfired < 0)
-			return nfired;
-		loop_update_time(loop);
+		if (timeout != 0 || clk_now_ns() - last_poll >= POLL_EVERY_NS) {
+			nfired = loop->ops->wait(loop, timeout);
+			if (nfired == -EINTR)
+				continue;
+			if (nfired < 0)
+				return nfired;
+			loop_update_time(loop);
+			last_poll = loop->now;
+		} else {
+			loop_update_time(loop);
+		}
 		run_fired(loop, nfired);
 		run_timers(loop);
 		run_soon(loop);

@@ -122,7 +122,8 @@ int main(int argc, char **argv)
 		start = clk_now_ns();
 		pairs_loop(pairs, (unsigned long)n);
 		pairs_s[r] = clk_since(start);
-		if (mpz_cmp(loop, fast) != 0 || mpz_cmp(floor, fast) != 0 || mpz_cmp(pairs, fast) != 0)
+		if (mpz_cmp(loop, fast) != 0 || mpz_cmp(floor, fast) != 0 ||
+		    mpz_cmp(pairs, fast) != 0)
 			die("a loop's factorial(%ld) differs from mpz_fac_ui's", n);
 	}
 	mpz_clears(loop, fast, floor, pairs, NULL);

@@ -117,7 +117,7 @@ static int result_step(struct co_task *t)
 	s->sleeper_ms = ms_since(s->start);
 	/* From here on only the call is left: the loop must sleep. */
 	s->before = usage_now();
-	CO_AWAIT(t, co_await (t, &s->callers[0].task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->callers[0].task.done), &s->err);
 	s->after = usage_now();
 	CO_RETURN(t, 0);
 	CO_END(t);
@@ -149,7 +149,7 @@ static int error_step(struct co_task *t)
 	s->calls[0].ms = 10;
 	s->calls[0].ret = -EIO;
 	caller_start(t, &s->callers[0], s->ex, &s->calls[0]);
-	CO_AWAIT(t, co_await (t, &s->callers[0].task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->callers[0].task.done), &s->err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -182,8 +182,8 @@ static int cancel_step(struct co_task *t)
 	caller_start(t, &s->callers[1], s->ex, &s->calls[1]);
 	CO_AWAIT(t, co_sleep(t, 50), &s->err);
 	co_task_cancel(&s->callers[s->victim].task);
-	CO_AWAIT(t, co_await (t, &s->callers[0].task.done), &s->err);
-	CO_AWAIT(t, co_await (t, &s->callers[1].task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->callers[0].task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->callers[1].task.done), &s->err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }

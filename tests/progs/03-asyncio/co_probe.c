@@ -71,7 +71,7 @@ static int many_step(struct co_task *t)
 		co_task_start(co_loop(t), &m->kids[m->i].task, sleeper_step, "sleeper");
 	}
 	for (m->i = 0; m->i < NTASKS; m->i++) {
-		CO_AWAIT(t, co_await (t, &m->kids[m->i].task.done), &err);
+		CO_AWAIT(t, co_await(t, &m->kids[m->i].task.done), &err);
 		if (err)
 			m->failed++;
 	}
@@ -109,7 +109,7 @@ static int canceller_step(struct co_task *t)
 	if (c->wait_ms >= 0)
 		CO_AWAIT(t, co_sleep(t, c->wait_ms), &err);
 	c->cancel_ok = co_task_cancel(&c->kid.task);
-	CO_AWAIT(t, co_await (t, &c->kid.task.done), &c->kid_result);
+	CO_AWAIT(t, co_await(t, &c->kid.task.done), &c->kid_result);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -182,7 +182,7 @@ static int kept_step(struct co_task *t)
 	CO_AWAIT(t, co_sleep(t, 10), &err); /* the kid waits on the event */
 	co_event_set(&k->ev);		    /* the kid is queued... */
 	co_task_cancel(&k->kid.task);	    /* ...and cancelled before it runs */
-	CO_AWAIT(t, co_await (t, &k->kid.task.done), &k->kid_result);
+	CO_AWAIT(t, co_await(t, &k->kid.task.done), &k->kid_result);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -247,7 +247,7 @@ static int stuck_step(struct co_task *t)
 
 	CO_BEGIN(t);
 	co_future_init(&s->never);
-	CO_AWAIT(t, co_await (t, &s->never), &s->seen);
+	CO_AWAIT(t, co_await(t, &s->never), &s->seen);
 	CO_RETURN(t, s->seen);
 	CO_END(t);
 }

@@ -187,7 +187,7 @@ static int gatherer_step(struct co_task *t)
 	for (g->i = 0; g->i < g->n; g->i++) {
 		int err;
 
-		CO_AWAIT(t, co_await (t, &g->jobs[g->i].task.done), &err);
+		CO_AWAIT(t, co_await(t, &g->jobs[g->i].task.done), &err);
 		(void)err;
 	}
 	g->after_ms = ms_since(g->start);
@@ -325,7 +325,7 @@ static int sem_step(struct co_task *t)
 	for (s->i = 0; s->i < MAXJOBS; s->i++)
 		user_start(s, s->i, 50);
 	for (s->i = 0; s->i < MAXJOBS; s->i++)
-		CO_AWAIT(t, co_await (t, &s->users[s->i].task.done), &err);
+		CO_AWAIT(t, co_await(t, &s->users[s->i].task.done), &err);
 	s->elapsed_ms = ms_since(s->start);
 	CO_RETURN(t, 0);
 	CO_END(t);
@@ -358,7 +358,7 @@ static int barge_step(struct co_task *t)
 	CO_AWAIT(t, co_sem_acquire(t, &s->sem), &s->mine);
 	trace_add(&s->tr, 99);
 	co_sem_release(&s->sem);
-	CO_AWAIT(t, co_await (t, &s->users[0].task.done), &err);
+	CO_AWAIT(t, co_await(t, &s->users[0].task.done), &err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -395,7 +395,7 @@ static int sem_cancel_step(struct co_task *t)
 	co_sem_release(&s->sem);
 	co_task_cancel(&s->users[0].task);
 	for (s->i = 0; s->i < 3; s->i++)
-		CO_AWAIT(t, co_await (t, &s->users[s->i].task.done), &err);
+		CO_AWAIT(t, co_await(t, &s->users[s->i].task.done), &err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -566,7 +566,7 @@ static int ev_step(struct co_task *t)
 	co_event_set(&s->ev);
 	CO_AWAIT(t, co_event_wait(t, &s->ev), &s->again);
 	for (s->i = 0; s->i < 4; s->i++)
-		CO_AWAIT(t, co_await (t, &s->w[s->i].task.done), &err);
+		CO_AWAIT(t, co_await(t, &s->w[s->i].task.done), &err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -633,7 +633,7 @@ static int q_step(struct co_task *t)
 			CO_RETURN(t, s->err);
 		trace_add(&s->tr, (int)(long)s->item);
 	}
-	CO_AWAIT(t, co_await (t, &s->producer.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->producer.task.done), &s->err);
 	CO_RETURN(t, s->err);
 	CO_END(t);
 }
@@ -702,14 +702,14 @@ static int qc_step(struct co_task *t)
 	CO_AWAIT(t, co_sleep(t, 10), &s->err);
 	co_task_cancel(&s->g1.task);
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)7L), &s->err);
-	CO_AWAIT(t, co_await (t, &s->g2.task.done), &s->err);
-	CO_AWAIT(t, co_await (t, &s->g1.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->g2.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->g1.task.done), &s->err);
 	/* A getter handed an item and cancelled before it runs keeps it. */
 	q_user_start(s, &s->g3, false, 0);
 	CO_AWAIT(t, co_sleep(t, 10), &s->err);
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)9L), &s->err);
 	co_task_cancel(&s->g3.task);
-	CO_AWAIT(t, co_await (t, &s->g3.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->g3.task.done), &s->err);
 	/* Putters: the queue holds 1; p1 (item 1) and p2 (item 2) wait; p1 is
 	 * cancelled: its item must not enter, p2's must. */
 	CO_AWAIT(t, co_queue_put(t, &s->q, (void *)5L), &s->err);
@@ -719,8 +719,8 @@ static int qc_step(struct co_task *t)
 	co_task_cancel(&s->p1.task);
 	CO_AWAIT(t, co_queue_get(t, &s->q, &s->got[0]), &s->err);
 	CO_AWAIT(t, co_queue_get(t, &s->q, &s->got[1]), &s->err);
-	CO_AWAIT(t, co_await (t, &s->p1.task.done), &s->err);
-	CO_AWAIT(t, co_await (t, &s->p2.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->p1.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->p2.task.done), &s->err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }
@@ -859,8 +859,8 @@ static int fd_step(struct co_task *t)
 	if (write(s->fds[1], "x", 1) != 1)
 		CO_RETURN(t, -EIO);
 	co_task_cancel(&s->stuck.task);
-	CO_AWAIT(t, co_await (t, &s->reader.task.done), &s->err);
-	CO_AWAIT(t, co_await (t, &s->stuck.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->reader.task.done), &s->err);
+	CO_AWAIT(t, co_await(t, &s->stuck.task.done), &s->err);
 	CO_RETURN(t, 0);
 	CO_END(t);
 }

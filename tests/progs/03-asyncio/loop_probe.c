@@ -16,6 +16,8 @@
  *                other, whose callback then does not run
  *   soon-fair    a soon call that requeues itself for ever does not
  *                starve a timer
+ *   soon-fd      nor a readable fd, though the loop skips the kernel
+ *                while calls are queued (it still asks every 50 us)
  *   post         threads post 4,000 calls; every one runs on the loop's
  *                thread, and the loop lives until the last one
  *   stop         loop_stop() ends loop_run() with a watch still in place
@@ -339,6 +341,53 @@ static void case_soon_fair(void)
 	loop_free(loop);
 }
 
+/* A soon call requeues itself until a pipe's read callback runs; the byte
+ * is written by the spinning call itself, long after the loop last waited. */
+struct busy_scene {
+	struct loop_call call;
+	int p[2];
+	long spins;
+	bool read;
+};
+
+static void busy_spin(struct loop *loop, struct loop_call *call)
+{
+	struct busy_scene *s = (struct busy_scene *)call;
+
+	if (++s->spins == 1000 && write(s->p[1], "x", 1) != 1)
+		die_errno(errno, "write");
+	if (!s->read)
+		loop_call_soon(loop, call, busy_spin);
+}
+
+static void busy_readable(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct busy_scene *s = arg;
+	char c;
+
+	(void)events;
+	if (read(fd, &c, 1) == 1)
+		s->read = true;
+	loop_unwatch(loop, fd);
+}
+
+static void case_soon_fd(void)
+{
+	struct loop *loop = new_loop();
+	struct busy_scene s = { .call = LOOP_CALL_INIT };
+
+	if (pipe(s.p) != 0)
+		die_errno(errno, "pipe");
+	if (loop_watch(loop, s.p[0], LOOP_READ, busy_readable, &s))
+		die("loop_watch failed");
+	loop_call_soon(loop, &s.call, busy_spin);
+	run(loop);
+	printf("fd_read=%d spun=%s\n", s.read, s.spins > 1000 ? "yes" : "no");
+	close(s.p[0]);
+	close(s.p[1]);
+	loop_free(loop);
+}
+
 /* Threads post calls; the loop counts them on its own thread. */
 #define POSTERS 4
 #define POSTS 1000
@@ -521,13 +570,13 @@ static void case_idle_timer(void)
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {
-		"backend",   "timer-order", "due-first", "heap", "fd",	       "unwatch",
-		"soon-fair", "post",	    "stop",	 "idle", "idle-timer", NULL,
+		"backend", "timer-order", "due-first", "heap", "fd",	     "unwatch", "soon-fair",
+		"soon-fd", "post",	  "stop",      "idle", "idle-timer", NULL,
 	};
 	static void (*const cases[])(void) = {
-		case_backend, case_timer_order, case_due_first,	 case_heap,
-		case_fd,      case_unwatch,	case_soon_fair,	 case_post,
-		case_stop,    case_idle,	case_idle_timer,
+		case_backend, case_timer_order, case_due_first, case_heap,
+		case_fd,      case_unwatch,	case_soon_fair, case_soon_fd,
+		case_post,    case_stop,	case_idle,	case_idle_timer,
 	};
 	int which = -1, c;
 	enum { OPT_CASE = 1, OPT_HELP };
