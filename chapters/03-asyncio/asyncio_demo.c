@@ -105,7 +105,7 @@ static int main_step(struct co_task *t)
 			struct fetch *f = &d->fetches[d->next];
 
 			co_task_start(co_loop(t), &f->task, fetch_step, f->name);
-			CO_AWAIT(t, co_await (t, &d->fetches[d->next].task.done), &err);
+			CO_AWAIT(t, co_await(t, &d->fetches[d->next].task.done), &err);
 			if (err)
 				CO_RETURN(t, err);
 		}

@@ -331,7 +331,7 @@ static int main_step(struct co_task *t)
 	d->queries_running = false;
 	window_mark(d, clk_now_ns()); /* the silence before the end counts too */
 	co_task_cancel(&d->ticker);
-	CO_AWAIT(t, co_await (t, &d->ticker.done), &err);
+	CO_AWAIT(t, co_await(t, &d->ticker.done), &err);
 	CO_RETURN(t, d->err);
 	CO_END(t);
 }
