@@ -77,7 +77,10 @@ demos_interrupt() {
 	# It printed the gate, so it exists: timeout's only child.
 	child=$(pgrep -P "$pid")
 	if [ -z "$seen" ] || [ -z "$child" ]; then
+		# Leave nothing running: the program first, then its timeout.
+		pkill -KILL -P "$pid" 2>/dev/null
 		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 		exec {fd}<&-
 		flunk "$name never printed '$gate'"
 		return 1
