@@ -555,6 +555,20 @@ mgr_probe() {
 	mgr_no_server_left
 }
 
+@test "[02-manager] out of descriptors, the server turns the waiting client away with EMFILE instead of spinning, and serves again once a client leaves" {
+	mgr_probe --case emfile
+	mgr_clean
+	mgr_expect_line "the client that takes the last descriptor: ok" "the client within the limit"
+	# accept() failing with EMFILE leaves the client queued and the listener
+	# readable: a loop that only retries spins in poll() all the while.
+	assert_waits_asleep server "the manager's server, out of descriptors with a client waiting" || flunk "$(mgr_hint)"
+	mgr_expect_line "the client past the limit: ERR EMFILE id=none, then closed" "the client the server has no descriptor for"
+	mgr_expect_line "the clients within it still served: ok ok" "the clients already connected"
+	mgr_expect_line "after one left: ok" "a descriptor freed by a client that left"
+	mgr_expect_line "and it is served: ok" "the client in the freed place"
+	mgr_no_server_left
+}
+
 @test "[02-manager] shutdown stops and reaps the server and removes its socket" {
 	mkdir "$BATS_TEST_TMPDIR/tmp"
 	TMPDIR=$BATS_TEST_TMPDIR/tmp mgr_probe --case shutdown
