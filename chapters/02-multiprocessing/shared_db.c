@@ -27,13 +27,13 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
 #include "clock.h"
+#include "dbfile.h"
 #include "frame.h"
 #include "stopsig.h"
 #include "tmpdir.h"
@@ -383,60 +383,6 @@ static bool run_mode(const char *path, enum mode mode, int procs, long rows)
 	return exact;
 }
 
-/*
- * Create @path as a new, empty file of our own before SQLite sees it (as
- * chapter 01's db_queries does): with O_EXCL any name that exists is
- * refused, a dangling symbolic link included.  The names SQLite gives a
- * database's journal, write-ahead log and WAL index must not exist either:
- * it would take them for this database's own.  Returns 0 or -errno; on
- * -EEXIST, *@taken is @path or the suffix of the side file in the way.
- */
-static int create_db_file(const char *path, const char **taken)
-{
-	static const char *const sides[] = { "-journal", "-wal", "-shm" };
-	char side[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	*taken = path;
-	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= sizeof(side))
-			return -ENAMETOOLONG;
-		if (lstat(side, &st) == 0) {
-			*taken = sides[i];
-			return -EEXIST;
-		}
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	return close(fd) < 0 ? -errno : 0;
-}
-
-/* --db PATH: create it, or say why not (bad input is status 2). */
-static void create_kept_db(const char *path)
-{
-	size_t len = strlen(path);
-	char shown[WB_SHOW_VALUE];
-	const char *taken;
-	int rc;
-
-	wb_show(shown, sizeof(shown), path);
-	if (path[len - 1] == '/')
-		usage_error("--db: %s ends in '/'; name a file, not a directory", shown);
-	rc = create_db_file(path, &taken);
-	if (rc == -EEXIST && taken != path)
-		usage_error("--db: %s%s exists, and SQLite would take it for the new "
-			    "database's own",
-			    shown, taken);
-	if (rc == -EEXIST)
-		usage_error("--db: %s already exists; name a new file", shown);
-	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT || rc == -ENAMETOOLONG || rc == -ELOOP)
-		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
-	if (rc)
-		die_errno(-rc, "--db: cannot create %s", shown);
-}
-
 /* The default: a database in a private directory, removed however we end. */
 static struct tmpdir *create_temp_db(char *path, size_t len)
 {
@@ -448,7 +394,7 @@ static struct tmpdir *create_temp_db(char *path, size_t len)
 		die_errno(-rc, "cannot make a temporary directory");
 	if (tmpdir_join(dir, "inserts.db", path, len))
 		die("TMPDIR is too long: %s", tmpdir_path(dir));
-	rc = create_db_file(path, &taken);
+	rc = dbfile_create(path, &taken);
 	if (rc)
 		die_errno(-rc, "cannot create %s", path);
 	return dir;
@@ -521,7 +467,7 @@ int main(int argc, char **argv)
 	if (sqlite3_config(SQLITE_CONFIG_URI, 0) != SQLITE_OK)
 		die("sqlite3_config(SQLITE_CONFIG_URI): SQLite is already initialized");
 	if (db) {
-		create_kept_db(db);
+		dbfile_create_arg("--db", db);
 		path = db;
 	} else {
 		dir = create_temp_db(tmp_path, sizeof(tmp_path));
