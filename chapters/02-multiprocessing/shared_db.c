@@ -19,13 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,7 +33,7 @@
 #include "clock.h"
 #include "dbfile.h"
 #include "frame.h"
-#include "stopsig.h"
+#include "kids.h"
 #include "tmpdir.h"
 
 enum mode { MODE_BUSY_TIMEOUT, MODE_NO_HANDLER, MODE_ALL };
@@ -49,54 +47,6 @@ static const char *const mode_names[] = { "busy-timeout", "no-handler", "all", N
 /* What a child sends back, one frame: its counts, or why it failed. */
 enum { REPORT_COUNTS = 1, REPORT_ERROR = 2 };
 #define REPORT_MAX 512
-
-/*
- * The children alive, for the Ctrl-C handler, which can see nothing else:
- * it kills and reaps them before the signal ends the program (and before
- * tmpdir's handler, installed first, removes the database under them).
- * Changed only with SIGINT and SIGTERM blocked.
- */
-static struct {
-	pid_t pids[MAX_PROCS];
-	int n;
-	struct sigaction prev[2];
-} alive;
-
-static void stop_children(int sig, siginfo_t *info, void *uctx)
-{
-	int saved = errno;
-
-	for (int i = 0; i < alive.n; i++)
-		kill(alive.pids[i], SIGKILL);
-	for (int i = 0; i < alive.n; i++)
-		while (waitpid(alive.pids[i], NULL, 0) < 0 && errno == EINTR)
-			;
-	errno = saved;
-	stopsig_pass_on(sig, info, uctx, alive.prev);
-}
-
-static void nothing_at_exit(void)
-{
-	/* Every child has been reaped by the time main returns. */
-}
-
-static void alive_add(pid_t pid)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.pids[alive.n++] = pid;
-	stopsig_restore(&old);
-}
-
-static void alive_clear(void)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.n = 0;
-	stopsig_restore(&old);
-}
 
 /* One writer process: what it needs, all set before fork(). */
 struct writer {
@@ -215,37 +165,25 @@ static int writer_main(const struct writer *w)
 }
 
 /*
- * Fork writer @w.  It dies with its parent (PR_SET_PDEATHSIG), drops the
- * parent's Ctrl-C handler, and leaves with _exit(): the parent's exit
- * handlers (tmpdir's among them) are not its own, and it prints nothing.
+ * Fork writer @w.  It dies with its parent, however the parent ends
+ * (kids.h), and leaves with _exit(): the parent's exit handlers (tmpdir's
+ * among them) are not its own, and it prints nothing.
  */
 static pid_t writer_fork(struct writer *w, int start_w, int *report_r)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int sv[2];
-	sigset_t old;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		die_errno(errno, "socketpair");
-	fflush(NULL); /* nothing buffered may be written twice */
-	stopsig_block(&old);
-	pid = fork();
+	pid = kids_fork();
 	if (pid < 0)
-		die_errno(errno, "fork");
+		die_errno((int)-pid, "fork");
 	if (pid > 0) {
-		alive_add(pid);
-		stopsig_restore(&old);
 		close(sv[1]);
 		*report_r = sv[0];
 		return pid;
 	}
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGINT, &dfl, NULL) != 0 || sigaction(SIGTERM, &dfl, NULL) != 0)
-		_exit(1);
-	stopsig_restore(&old);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
 	/* Its own copy of the start line's write end would keep the line shut. */
 	close(start_w);
 	close(sv[0]);
@@ -363,12 +301,12 @@ static bool run_mode(const char *path, enum mode mode, int procs, long rows)
 		close(reports[i]);
 	}
 	for (int i = 0; i < procs; i++) {
-		while (waitpid(pids[i], &status, 0) < 0)
-			if (errno != EINTR)
-				die_errno(errno, "waitpid");
+		int rc = kids_reap_by(pids[i], CLK_NEVER, &status);
+
+		if (rc)
+			die_errno(-rc, "cannot reap process %d", (int)pids[i]);
 		failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	alive_clear();
 	if (failed)
 		die("%d of %d processes failed", failed, procs);
 	counted = count_rows(path, mode);
@@ -473,9 +411,6 @@ int main(int argc, char **argv)
 		dir = create_temp_db(tmp_path, sizeof(tmp_path));
 		path = tmp_path;
 	}
-	/* After tmpdir's: ours runs first, so the writers are gone before the files. */
-	if (stopsig_install(stop_children, alive.prev, nothing_at_exit) != 0)
-		die("cannot install the handler for SIGINT and SIGTERM");
 	setup_database(path);
 
 	printf("SQLite %s, WAL mode: %d processes x %ld inserts into %s\n", sqlite3_libversion(),
