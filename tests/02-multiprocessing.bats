@@ -1181,3 +1181,49 @@ cost_no_tmp_left() {
 	run_prog 10 cost_fact --runs 0
 	assert_usage_error cost_fact
 }
+
+# ------------------------------------------------------------ kids.h
+
+kids_probe() {
+	run_prog 30 kids_probe --case "$@"
+}
+
+@test "kids: a program that dies with children alive kills and reaps them on its way out" {
+	kids_probe exit
+	assert_status 1
+	local pid kids
+	IFS=, read -ra kids <<<"$(value kids)"
+	[ ${#kids[@]} -eq 3 ] || { flunk "the probe printed no kids=A,B,C:" "$output"; return 1; }
+	for pid in "${kids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			local seen
+			seen=$(ps -o pid=,stat=,args= -p "$pid")
+			kill -KILL "${kids[@]}" 2>/dev/null
+			flunk "child $pid outlived the program that forked it: $seen"
+		fi
+	done
+}
+
+@test "kids: a child that leaves with exit() leaves its brothers alone" {
+	kids_probe sibling
+	assert_clean_exit
+	[ "$(value leaver)" = exit0 ] || flunk "the child calling exit(0) should end with status 0:" "$output"
+	[ "$(value brother_alive)" = yes ] || flunk "the exit handlers a child inherits must not kill its parent's other children:" "$output"
+}
+
+@test "kids: past KIDS_MAX children kids_fork() says EMFILE and forks nothing; each child reaped makes room again" {
+	kids_probe full
+	assert_clean_exit
+	[ "$(value over_the_limit)" = EMFILE ] || flunk "the child over the limit:" "$output"
+	[ "$(value killed)" = "$(value kids_max)" ] || flunk "kids_kill should end every child by SIGKILL:" "$output"
+	[ "$(value after)" = forked ] || flunk "after the children were reaped:" "$output"
+}
+
+@test "kids: kids_reap_by() gives up at the deadline, not before, asleep meanwhile; kids_kill() then ends the child" {
+	kids_probe deadline
+	assert_clean_exit
+	[ "$(value reap_by)" = ETIMEDOUT ] || flunk "a child that never ends, past the deadline:" "$output"
+	assert_between "$(value waiter_ms)" "$(value deadline_ms)" "$(awk -v s="$(slack 500)" -v d="$(value deadline_ms)" 'BEGIN { print d + s }')" "the wait (ms)"
+	assert_waits_asleep waiter "kids_reap_by()"
+	[ "$(value kill)" = ok ] && [ "$(value status)" = SIGKILL ] || flunk "kids_kill:" "$output"
+}

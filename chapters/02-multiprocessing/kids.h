@@ -54,10 +54,11 @@ pid_t kids_fork(void);
 
 /*
  * posix_spawn() of @path with @argv and the caller's environment, the
- * child entered in the table.  It runs a fresh program, so nothing above
- * about the child applies but the signals' default actions, which exec
- * gives it anyway.  Returns 0 and the pid in *@pid, or -EMFILE, or
- * posix_spawn()'s error.
+ * child entered in the table.  It runs a fresh program, with the caller's
+ * signal mask and, as exec gives it, default actions for the signals the
+ * caller handles; no PR_SET_PDEATHSIG (a program sets that for itself).
+ * Returns 0 and the pid in *@pid, or -EMFILE, stopsig_install()'s error,
+ * or posix_spawn()'s error (negated).
  */
 int kids_spawn(pid_t *pid, const char *path, char *const argv[]);
 
