@@ -4,7 +4,7 @@
  * What the handler and the atexit function run is async-signal-safe: kill()
  * and waitpid() over a fixed table.
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* SYS_pidfd_open */
 #include "kids.h"
 
 #include <errno.h>
