@@ -971,7 +971,7 @@ shm_sql() {
 	! compgen -G "$TMPDIR/shared_db.*" >/dev/null || flunk "left behind: $(ls -d "$TMPDIR"/shared_db.*)"
 }
 
-@test "shared_db --db refuses a name that exists, or whose -journal, -wal or -shm does, and changes nothing" {
+@test "shared_db --db refuses a name that exists, or whose -journal, -wal or -shm does (a dangling symbolic link included), and changes nothing" {
 	local db=$BATS_TEST_TMPDIR/taken.db side
 	echo precious >"$db"
 	run_prog 10 shared_db --rows 10 --db "$db"
@@ -983,6 +983,14 @@ shm_sql() {
 		run_prog 10 shared_db --rows 10 --db "$db"
 		assert_usage_error shared_db || flunk "with $db$side there"
 		[ ! -e "$db" ] || flunk "$db was created although $db$side exists"
+		rm "$db$side"
+		# A dangling symbolic link by that name is in the way too: SQLite
+		# would create its side file at the link's target.
+		ln -s "$BATS_TEST_TMPDIR/elsewhere$side" "$db$side"
+		run_prog 10 shared_db --rows 10 --db "$db"
+		assert_usage_error shared_db || flunk "with $db$side a dangling symbolic link"
+		[ ! -e "$db" ] && [ ! -e "$BATS_TEST_TMPDIR/elsewhere$side" ] ||
+			flunk "with $db$side a dangling symbolic link, something was created"
 		rm "$db$side"
 	done
 	for side in "$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/no/such/dir/x.db" "$BATS_TEST_TMPDIR/dangling"; do
