@@ -555,6 +555,20 @@ mgr_probe() {
 	mgr_no_server_left
 }
 
+@test "[02-manager] out of descriptors, the server turns the waiting client away with EMFILE instead of spinning, and serves again once a client leaves" {
+	mgr_probe --case emfile
+	mgr_clean
+	mgr_expect_line "the client that takes the last descriptor: ok" "the client within the limit"
+	# accept() failing with EMFILE leaves the client queued and the listener
+	# readable: a loop that only retries spins in poll() all the while.
+	assert_waits_asleep server "the manager's server, out of descriptors with a client waiting" || flunk "$(mgr_hint)"
+	mgr_expect_line "the client past the limit: ERR EMFILE id=none, then closed" "the client the server has no descriptor for"
+	mgr_expect_line "the clients within it still served: ok ok" "the clients already connected"
+	mgr_expect_line "after one left: ok" "a descriptor freed by a client that left"
+	mgr_expect_line "and it is served: ok" "the client in the freed place"
+	mgr_no_server_left
+}
+
 @test "[02-manager] shutdown stops and reaps the server and removes its socket" {
 	mkdir "$BATS_TEST_TMPDIR/tmp"
 	TMPDIR=$BATS_TEST_TMPDIR/tmp mgr_probe --case shutdown
@@ -957,7 +971,7 @@ shm_sql() {
 	! compgen -G "$TMPDIR/shared_db.*" >/dev/null || flunk "left behind: $(ls -d "$TMPDIR"/shared_db.*)"
 }
 
-@test "shared_db --db refuses a name that exists, or whose -journal, -wal or -shm does, and changes nothing" {
+@test "shared_db --db refuses a name that exists, or whose -journal, -wal or -shm does (a dangling symbolic link included), and changes nothing" {
 	local db=$BATS_TEST_TMPDIR/taken.db side
 	echo precious >"$db"
 	run_prog 10 shared_db --rows 10 --db "$db"
@@ -969,6 +983,14 @@ shm_sql() {
 		run_prog 10 shared_db --rows 10 --db "$db"
 		assert_usage_error shared_db || flunk "with $db$side there"
 		[ ! -e "$db" ] || flunk "$db was created although $db$side exists"
+		rm "$db$side"
+		# A dangling symbolic link by that name is in the way too: SQLite
+		# would create its side file at the link's target.
+		ln -s "$BATS_TEST_TMPDIR/elsewhere$side" "$db$side"
+		run_prog 10 shared_db --rows 10 --db "$db"
+		assert_usage_error shared_db || flunk "with $db$side a dangling symbolic link"
+		[ ! -e "$db" ] && [ ! -e "$BATS_TEST_TMPDIR/elsewhere$side" ] ||
+			flunk "with $db$side a dangling symbolic link, something was created"
 		rm "$db$side"
 	done
 	for side in "$BATS_TEST_TMPDIR/" "$BATS_TEST_TMPDIR/no/such/dir/x.db" "$BATS_TEST_TMPDIR/dangling"; do
@@ -1172,4 +1194,50 @@ cost_no_tmp_left() {
 	done
 	run_prog 10 cost_fact --runs 0
 	assert_usage_error cost_fact
+}
+
+# ------------------------------------------------------------ kids.h
+
+kids_probe() {
+	run_prog 30 kids_probe --case "$@"
+}
+
+@test "kids: a program that dies with children alive kills and reaps them on its way out" {
+	kids_probe exit
+	assert_status 1
+	local pid kids
+	IFS=, read -ra kids <<<"$(value kids)"
+	[ ${#kids[@]} -eq 3 ] || { flunk "the probe printed no kids=A,B,C:" "$output"; return 1; }
+	for pid in "${kids[@]}"; do
+		if kill -0 "$pid" 2>/dev/null; then
+			local seen
+			seen=$(ps -o pid=,stat=,args= -p "$pid")
+			kill -KILL "${kids[@]}" 2>/dev/null
+			flunk "child $pid outlived the program that forked it: $seen"
+		fi
+	done
+}
+
+@test "kids: a child that leaves with exit() leaves its brothers alone" {
+	kids_probe sibling
+	assert_clean_exit
+	[ "$(value leaver)" = exit0 ] || flunk "the child calling exit(0) should end with status 0:" "$output"
+	[ "$(value brother_alive)" = yes ] || flunk "the exit handlers a child inherits must not kill its parent's other children:" "$output"
+}
+
+@test "kids: past KIDS_MAX children kids_fork() says EMFILE and forks nothing; each child reaped makes room again" {
+	kids_probe full
+	assert_clean_exit
+	[ "$(value over_the_limit)" = EMFILE ] || flunk "the child over the limit:" "$output"
+	[ "$(value killed)" = "$(value kids_max)" ] || flunk "kids_kill should end every child by SIGKILL:" "$output"
+	[ "$(value after)" = forked ] || flunk "after the children were reaped:" "$output"
+}
+
+@test "kids: kids_reap_by() gives up at the deadline, not before, asleep meanwhile; kids_kill() then ends the child" {
+	kids_probe deadline
+	assert_clean_exit
+	[ "$(value reap_by)" = ETIMEDOUT ] || flunk "a child that never ends, past the deadline:" "$output"
+	assert_between "$(value waiter_ms)" "$(value deadline_ms)" "$(awk -v s="$(slack 500)" -v d="$(value deadline_ms)" 'BEGIN { print d + s }')" "the wait (ms)"
+	assert_waits_asleep waiter "kids_reap_by()"
+	[ "$(value kill)" = ok ] && [ "$(value status)" = SIGKILL ] || flunk "kids_kill:" "$output"
 }

@@ -417,6 +417,9 @@ bg_value() {
 # child.c failed to stop it, it would outlive the test.
 # shellcheck disable=SC2016  # $1 is the child shell's, not ours
 STUBBORN=(/bin/sh -c 'trap "" TERM; echo 4242 >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep 60' sh '{port-file}')
+# The same child, but one that SIGTERM ends at once.
+# shellcheck disable=SC2016
+OBEDIENT=(/bin/sh -c 'echo 4242 >"$1.tmp"; mv "$1.tmp" "$1"; exec sleep 60' sh '{port-file}')
 
 @test "child: httpd's port is learned, it answers there, and stop reaps it and removes the directory" {
 	use_own_tmpdir
@@ -455,16 +458,24 @@ STUBBORN=(/bin/sh -c 'trap "" TERM; echo 4242 >"$1.tmp"; mv "$1.tmp" "$1"; exec 
 
 @test "child: on exit(), die(), SIGINT and SIGTERM the child is stopped and the directory removed" {
 	use_own_tmpdir
-	local how pid want
+	local how pid want child
 	for how in exit die INT TERM; do
+		# exit and die end through one atexit() function, SIGINT and SIGTERM
+		# through one handler: a child that ignores SIGTERM in one of each
+		# proves that path waits out the grace period and kills; the other
+		# of each is spared CHILD_GRACE_MS of waiting by a child that obeys.
+		child=("${STUBBORN[@]}")
+		case $how in
+		die | TERM) child=("${OBEDIENT[@]}") ;;
+		esac
 		case $how in
 		exit | die)
-			run_prog 20 child_check --then "$how" -- "${STUBBORN[@]}"
+			run_prog 20 child_check --then "$how" -- "${child[@]}"
 			BG_STATUS=$status
 			pid=$(value pid)
 			;;
 		*)
-			start_waiting child_check --then wait -- "${STUBBORN[@]}"
+			start_waiting child_check --then wait -- "${child[@]}"
 			pid=$(bg_value pid)
 			signal_waiting "$how"
 			;;

@@ -19,7 +19,6 @@
  * is lent to one task at a time, through a pool (see struct conn_pool).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -27,12 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
 #include "clock.h"
+#include "dbfile.h"
 #include "executor.h"
 #include "log.h"
 #include "tmpdir.h"
@@ -124,7 +123,7 @@ struct query {
  * Open @path with @flags; 0, or -EIO with SQLite's reason in @err.  Every
  * connection is NOMUTEX: it has no lock of its own, because this program,
  * not SQLite, makes sure that only one thread at a time ever touches it.
- * None may create the file (main did, see create_db_file), none follows a
+ * None may create the file (main did, see dbfile.h), none follows a
  * symbolic link in its last step, and SQLITE_OPEN_URI is never given: the
  * name is a plain file name.
  */
@@ -425,68 +424,6 @@ static void build_database(const char *path, long rows)
 }
 
 /*
- * Create @path as a new, empty file of our own before SQLite sees it: with
- * O_EXCL any name that exists is refused - a file, a directory, a symbolic
- * link even when it dangles - so the database can never be one that was
- * there before, and SQLite then opens it without SQLITE_OPEN_CREATE.  The
- * names SQLite gives a database's journal and write-ahead log must not
- * exist either: it would take them for this database's own and roll them
- * into it, or delete them.  Returns 0 or -errno.  On -EEXIST, *@taken is
- * @path, or the suffix ("-journal", "-wal") of the side file in the way.
- */
-static int create_db_file(const char *path, const char **taken)
-{
-	static const char *const sides[] = { "-journal", "-wal" };
-	char side[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	*taken = path;
-	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= sizeof(side))
-			return -ENAMETOOLONG;
-		if (lstat(side, &st) == 0) {
-			*taken = sides[i];
-			return -EEXIST;
-		}
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	return close(fd) < 0 ? -errno : 0;
-}
-
-/*
- * --db PATH: create it, or say why not.  A name that exists, ends in a
- * slash, or lies in a directory that does not exist is bad input (status
- * 2); anything else that stops us - permissions, a read-only or full disk
- * - is an error of the environment (status 1).  See --help.
- */
-static void create_kept_db(const char *path)
-{
-	size_t len = strlen(path);
-	char shown[WB_SHOW_VALUE];
-	const char *taken;
-	int rc;
-
-	/* The name may be long or hold control bytes: quote it safely. */
-	wb_show(shown, sizeof(shown), path);
-	if (path[len - 1] == '/')
-		usage_error("--db: %s ends in '/'; name a file, not a directory", shown);
-	rc = create_db_file(path, &taken);
-	if (rc == -EEXIST && taken != path)
-		usage_error("--db: %s%s exists, and SQLite would take it for the new "
-			    "database's own",
-			    shown, taken);
-	if (rc == -EEXIST)
-		usage_error("--db: %s already exists; name a new file", shown);
-	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT || rc == -ENAMETOOLONG || rc == -ELOOP)
-		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
-	if (rc)
-		die_errno(-rc, "--db: cannot create %s", shown);
-}
-
-/*
  * The default: a database in a temporary directory of its own, which
  * common/tmpdir.c removes with the journal however the program ends.
  * Returns the directory; the database's path goes into @path.
@@ -501,7 +438,7 @@ static struct tmpdir *create_temp_db(char *path, size_t len)
 		die_errno(-rc, "cannot make a temporary directory");
 	if (tmpdir_join(dir, "orders.db", path, len))
 		die("TMPDIR is too long: %s", tmpdir_path(dir));
-	rc = create_db_file(path, &taken);
+	rc = dbfile_create(path, &taken);
 	if (rc)
 		die_errno(-rc, "cannot create %s", path);
 	return dir;
@@ -559,7 +496,7 @@ static void usage(void)
 	       "\n"
 	       "PATH is a plain file name, never an SQLite URI (\"file:x.db\" is a file\n"
 	       "of that name).  A PATH that exists - a file, a directory, a symbolic\n"
-	       "link, even a dangling one - or its -journal or -wal, a PATH ending in\n"
+	       "link, even a dangling one - or its -journal, -wal or -shm, a PATH ending in\n"
 	       "'/', or one in a directory that does not exist is bad input.  Exit\n"
 	       "status: 0 if both runs agree, 1 if they differ or something failed (a\n"
 	       "PATH the program may not create, a full disk ...), 2 for bad input.\n",
@@ -671,7 +608,7 @@ int main(int argc, char **argv)
 	n = (int)opt.queries;
 	sqlite_start();
 	if (opt.db) {
-		create_kept_db(opt.db);
+		dbfile_create_arg("--db", opt.db);
 		path = opt.db;
 	} else {
 		dir = create_temp_db(tmp_path, sizeof(tmp_path));

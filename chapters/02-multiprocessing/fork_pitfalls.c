@@ -18,26 +18,24 @@
  *               no memory is copied, so nothing is copied locked
  * Each row prints what the child did and how long it took.
  */
-#define _GNU_SOURCE /* pidfd_open via syscall(), pipe2 */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
 #include "clock.h"
+#include "kids.h"
 #include "stopsig.h"
 
 enum mode { MODE_DEADLOCK, MODE_FORK_FIRST, MODE_ATFORK, MODE_SPAWN, MODE_ALL };
@@ -45,8 +43,6 @@ static const char *const mode_names[] = { "deadlock", "fork-first", "atfork", "s
 
 /* How long the atfork row's thread works inside its critical section. */
 #define HOLD_MS 100
-
-extern char **environ;
 
 /*
  * The lock every row is about.  It is global because pthread_atfork()'s
@@ -72,44 +68,6 @@ static void atfork_release(void)
 {
 	if (atomic_load(&atfork_armed))
 		PT_CHECK(pthread_mutex_unlock(&shared_lock));
-}
-
-/*
- * The child alive, for the Ctrl-C handler, which can see nothing else: it
- * kills and reaps the child before the signal ends the program, so that a
- * deadlocked child is never left waiting.  Changed only with SIGINT and
- * SIGTERM blocked.
- */
-static struct {
-	pid_t pid;
-	struct sigaction prev[2];
-} alive;
-
-static void stop_child(int sig, siginfo_t *info, void *uctx)
-{
-	int saved = errno;
-
-	if (alive.pid > 0) {
-		kill(alive.pid, SIGKILL);
-		while (waitpid(alive.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-	}
-	errno = saved;
-	stopsig_pass_on(sig, info, uctx, alive.prev);
-}
-
-static void nothing_at_exit(void)
-{
-	/* Every child has been reaped by the time main returns. */
-}
-
-static void alive_set(pid_t pid)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.pid = pid;
-	stopsig_restore(&old);
 }
 
 /* The thread that holds the lock, and the pipes that order it with main. */
@@ -206,34 +164,19 @@ static void holder_finish(struct holder *h)
 
 /*
  * Fork a child that takes the lock, lets it go and exits 0.  It dies with
- * its parent (PR_SET_PDEATHSIG), so a deadlocked child never outlives a
- * parent killed by SIGKILL.  Between fork() and _exit() the child of a
- * process with threads may only rely on what the copy left consistent;
- * the deadlock row is what happens when it relies on more.
+ * its parent (kids.h), so a deadlocked child never outlives the program.
+ * Between fork() and _exit() the child of a process with threads may only
+ * rely on what the copy left consistent; the deadlock row is what happens
+ * when it relies on more.
  */
 static pid_t fork_taker(void)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	pid_t parent = getpid(), pid;
-	sigset_t old;
+	pid_t pid = kids_fork();
 
-	fflush(NULL); /* nothing buffered may be written twice */
-	stopsig_block(&old);
-	pid = fork();
 	if (pid < 0)
-		die_errno(errno, "fork");
-	if (pid > 0) {
-		alive_set(pid);
-		stopsig_restore(&old);
+		die_errno((int)-pid, "fork");
+	if (pid > 0)
 		return pid;
-	}
-	/* The parent's handler would kill the parent's child: this process. */
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGINT, &dfl, NULL) != 0 || sigaction(SIGTERM, &dfl, NULL) != 0)
-		_exit(1);
-	stopsig_restore(&old);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
 	PT_CHECK(pthread_mutex_lock(&shared_lock));
 	PT_CHECK(pthread_mutex_unlock(&shared_lock));
 	_exit(0);
@@ -248,48 +191,22 @@ static pid_t fork_taker(void)
 static pid_t spawn_taker(void)
 {
 	char *argv[] = { (char *)wb_progname(), "--take-lock", NULL };
-	sigset_t old;
 	pid_t pid;
-	int rc;
+	int rc = kids_spawn(&pid, "/proc/self/exe", argv);
 
-	fflush(NULL);
-	stopsig_block(&old);
-	rc = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
 	if (rc)
-		die_errno(rc, "posix_spawn");
-	alive_set(pid);
-	stopsig_restore(&old);
+		die_errno(-rc, "posix_spawn");
 	return pid;
 }
 
-/*
- * Reap @pid, waiting until @deadline at most: 0 and its wait status in
- * *@status, or -ETIMEDOUT with the child still running.  It sleeps in
- * poll() on a pidfd, which becomes readable when the process ends.
- */
+/* Reap @pid by @deadline: 0 and its status, or -ETIMEDOUT with it running. */
 static int reap_by(pid_t pid, int64_t deadline, int *status)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0), n;
+	int rc = kids_reap_by(pid, deadline, status);
 
-	if (fd < 0)
-		die_errno(errno, "pidfd_open");
-	do {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline == CLK_NEVER ? -1 : deadline - clk_now_ns();
-
-		n = poll(&pfd, 1,
-			 left < 0 ? -1 : (int)((left + CLK_NS_PER_MS - 1) / CLK_NS_PER_MS));
-	} while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n < 0)
-		die_errno(errno, "poll");
-	if (n == 0)
-		return -ETIMEDOUT;
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			die_errno(errno, "waitpid");
-	alive_set(0);
-	return 0;
+	if (rc && rc != -ETIMEDOUT)
+		die_errno(-rc, "cannot reap process %d", (int)pid);
+	return rc;
 }
 
 /*
@@ -304,9 +221,10 @@ static void finish_row(enum mode mode, pid_t pid, int64_t t0, long timeout_ms, c
 
 	if (reap_by(pid, deadline, &status) == -ETIMEDOUT) {
 		double waited = clk_since(t0);
+		int rc = kids_kill(pid, &status);
 
-		kill(pid, SIGKILL);
-		reap_by(pid, CLK_NEVER, &status);
+		if (rc)
+			die_errno(-rc, "cannot kill process %d", (int)pid);
 		printf("%-10s  outcome=deadlocked child=%d waited=%.3fs%s\n", mode_names[mode],
 		       (int)pid, waited, extra);
 		printf("            the child still waited for the lock after %ld ms: it was "
@@ -439,8 +357,6 @@ int main(int argc, char **argv)
 		PT_CHECK(pthread_mutex_unlock(&shared_lock));
 		return 0;
 	}
-	if (stopsig_install(stop_child, alive.prev, nothing_at_exit) != 0)
-		die("cannot install the handler for SIGINT and SIGTERM");
 	PT_CHECK(pthread_atfork(atfork_prepare, atfork_release, atfork_release));
 
 	printf("A thread holds a lock while the process makes a child that takes it "

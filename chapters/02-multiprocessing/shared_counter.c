@@ -14,26 +14,23 @@
  *             recover it, roll the half-done add back, and count exactly
  * Each row prints the count it expected, the count it got and the time.
  */
-#define _GNU_SOURCE /* pidfd_open via syscall() */
+#define _GNU_SOURCE /* pipe2, sigabbrev_np */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
 #include "clock.h"
+#include "kids.h"
 #include "shm_counter.h"
-#include "stopsig.h"
 
 enum mode { MODE_UNLOCKED, MODE_ROBUST, MODE_ATOMIC, MODE_KILL, MODE_ALL };
 static const char *const mode_names[] = { "unlocked", "robust", "atomic", "kill", "all", NULL };
@@ -64,88 +61,19 @@ struct row {
 };
 
 /*
- * The children alive, for the Ctrl-C handler, which can see nothing else:
- * it kills and reaps them before the signal ends the program, so that no
- * process is left adding and no zombie waits for a parent that is gone.
- * Changed only with SIGINT and SIGTERM blocked, so the handler never sees
- * it half changed.
- */
-static struct {
-	pid_t pids[MAX_PROCS + 1]; /* the adders and the kill row's holder */
-	int n;
-	struct sigaction prev[2];
-} alive;
-
-static void stop_children(int sig, siginfo_t *info, void *uctx)
-{
-	int saved = errno;
-
-	for (int i = 0; i < alive.n; i++)
-		kill(alive.pids[i], SIGKILL);
-	for (int i = 0; i < alive.n; i++)
-		while (waitpid(alive.pids[i], NULL, 0) < 0 && errno == EINTR)
-			;
-	errno = saved;
-	stopsig_pass_on(sig, info, uctx, alive.prev);
-}
-
-static void nothing_at_exit(void)
-{
-	/* Every child has been reaped by the time main returns. */
-}
-
-static void alive_add(pid_t pid)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.pids[alive.n++] = pid;
-	stopsig_restore(&old);
-}
-
-static void alive_remove(pid_t pid)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	for (int i = 0; i < alive.n; i++)
-		if (alive.pids[i] == pid)
-			alive.pids[i] = alive.pids[--alive.n];
-	stopsig_restore(&old);
-}
-
-/*
- * Fork a child that runs @fn(@r) and exits.  It dies with its parent
- * (PR_SET_PDEATHSIG), so that Ctrl-C, which ends the parent, leaves no
- * process adding behind it.  It leaves with _exit(): the parent's exit
- * handlers are not its own, and it has printed nothing.
+ * Fork a child that runs @fn(@r) and exits.  It dies with its parent,
+ * however the parent ends (kids.h), so that Ctrl-C leaves no process
+ * adding behind it.
  */
 static pid_t spawn(int (*fn)(struct row *), struct row *r)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	pid_t parent = getpid(), pid;
-	sigset_t old;
+	pid_t pid = kids_fork();
 
-	fflush(NULL); /* nothing buffered may be written twice */
-	/* Blocked until the child is in the table, or has dropped the handler. */
-	stopsig_block(&old);
-	pid = fork();
 	if (pid < 0)
-		die_errno(errno, "fork");
-	if (pid > 0) {
-		alive_add(pid);
-		stopsig_restore(&old);
-		return pid;
-	}
-	/* The parent's handler would kill the child's siblings. */
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGINT, &dfl, NULL) != 0 || sigaction(SIGTERM, &dfl, NULL) != 0)
-		_exit(1);
-	stopsig_restore(&old);
-	/* The parent may have died before prctl(): then nobody would tell us. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
-	_exit(fn(r));
+		die_errno((int)-pid, "fork");
+	if (pid == 0)
+		_exit(fn(r));
+	return pid;
 }
 
 static int add_ops(struct row *r)
@@ -201,33 +129,14 @@ static int hold_and_die(struct row *r)
 	return shm_counter_add_midway(r->robust, 1000, hold_here, r) ? 1 : 0;
 }
 
-/*
- * Reap @pid, waiting until @deadline at most; 0 and its wait status in
- * *@status, or -ETIMEDOUT with the child still running.  It sleeps in
- * poll() on a pidfd, which becomes readable when the process ends.
- */
+/* Reap @pid by @deadline: 0 and its status, or -ETIMEDOUT with it running. */
 static int reap_by(pid_t pid, int64_t deadline, int *status)
 {
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0), n;
+	int rc = kids_reap_by(pid, deadline, status);
 
-	if (fd < 0)
-		die_errno(errno, "pidfd_open");
-	do {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int64_t left = deadline == CLK_NEVER ? -1 : deadline - clk_now_ns();
-
-		n = poll(&pfd, 1, left < 0 ? -1 : (int)(left / CLK_NS_PER_MS));
-	} while (n < 0 && errno == EINTR);
-	close(fd);
-	if (n < 0)
-		die_errno(errno, "poll");
-	if (n == 0)
-		return -ETIMEDOUT;
-	while (waitpid(pid, status, 0) < 0)
-		if (errno != EINTR)
-			die_errno(errno, "waitpid");
-	alive_remove(pid);
-	return 0;
+	if (rc && rc != -ETIMEDOUT)
+		die_errno(-rc, "cannot reap process %d", (int)pid);
+	return rc;
 }
 
 /* Reap @n children by @deadline; kill and reap the rest.  How many failed. */
@@ -238,8 +147,10 @@ static int reap_all(pid_t *pids, int n, int64_t deadline, int *late)
 	*late = 0;
 	for (int i = 0; i < n; i++) {
 		if (reap_by(pids[i], deadline, &status) == -ETIMEDOUT) {
-			kill(pids[i], SIGKILL);
-			reap_by(pids[i], CLK_NEVER, &status);
+			int rc = kids_kill(pids[i], &status);
+
+			if (rc)
+				die_errno(-rc, "cannot kill process %d", (int)pids[i]);
 			++*late;
 		}
 		failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
@@ -396,8 +307,6 @@ int main(int argc, char **argv)
 		}
 	}
 	arg_no_operands(argc, argv);
-	if (stopsig_install(stop_children, alive.prev, nothing_at_exit) != 0)
-		die("cannot install the handler for SIGINT and SIGTERM");
 
 	printf("%d processes x %ld increments of one counter in shared memory\n", procs, ops);
 	if (mode == MODE_ALL) {

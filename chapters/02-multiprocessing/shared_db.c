@@ -19,23 +19,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
 #include "clock.h"
+#include "dbfile.h"
 #include "frame.h"
-#include "stopsig.h"
+#include "kids.h"
 #include "tmpdir.h"
 
 enum mode { MODE_BUSY_TIMEOUT, MODE_NO_HANDLER, MODE_ALL };
@@ -49,54 +47,6 @@ static const char *const mode_names[] = { "busy-timeout", "no-handler", "all", N
 /* What a child sends back, one frame: its counts, or why it failed. */
 enum { REPORT_COUNTS = 1, REPORT_ERROR = 2 };
 #define REPORT_MAX 512
-
-/*
- * The children alive, for the Ctrl-C handler, which can see nothing else:
- * it kills and reaps them before the signal ends the program (and before
- * tmpdir's handler, installed first, removes the database under them).
- * Changed only with SIGINT and SIGTERM blocked.
- */
-static struct {
-	pid_t pids[MAX_PROCS];
-	int n;
-	struct sigaction prev[2];
-} alive;
-
-static void stop_children(int sig, siginfo_t *info, void *uctx)
-{
-	int saved = errno;
-
-	for (int i = 0; i < alive.n; i++)
-		kill(alive.pids[i], SIGKILL);
-	for (int i = 0; i < alive.n; i++)
-		while (waitpid(alive.pids[i], NULL, 0) < 0 && errno == EINTR)
-			;
-	errno = saved;
-	stopsig_pass_on(sig, info, uctx, alive.prev);
-}
-
-static void nothing_at_exit(void)
-{
-	/* Every child has been reaped by the time main returns. */
-}
-
-static void alive_add(pid_t pid)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.pids[alive.n++] = pid;
-	stopsig_restore(&old);
-}
-
-static void alive_clear(void)
-{
-	sigset_t old;
-
-	stopsig_block(&old);
-	alive.n = 0;
-	stopsig_restore(&old);
-}
 
 /* One writer process: what it needs, all set before fork(). */
 struct writer {
@@ -215,37 +165,25 @@ static int writer_main(const struct writer *w)
 }
 
 /*
- * Fork writer @w.  It dies with its parent (PR_SET_PDEATHSIG), drops the
- * parent's Ctrl-C handler, and leaves with _exit(): the parent's exit
- * handlers (tmpdir's among them) are not its own, and it prints nothing.
+ * Fork writer @w.  It dies with its parent, however the parent ends
+ * (kids.h), and leaves with _exit(): the parent's exit handlers (tmpdir's
+ * among them) are not its own, and it prints nothing.
  */
 static pid_t writer_fork(struct writer *w, int start_w, int *report_r)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	pid_t parent = getpid(), pid;
+	pid_t pid;
 	int sv[2];
-	sigset_t old;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
 		die_errno(errno, "socketpair");
-	fflush(NULL); /* nothing buffered may be written twice */
-	stopsig_block(&old);
-	pid = fork();
+	pid = kids_fork();
 	if (pid < 0)
-		die_errno(errno, "fork");
+		die_errno((int)-pid, "fork");
 	if (pid > 0) {
-		alive_add(pid);
-		stopsig_restore(&old);
 		close(sv[1]);
 		*report_r = sv[0];
 		return pid;
 	}
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGINT, &dfl, NULL) != 0 || sigaction(SIGTERM, &dfl, NULL) != 0)
-		_exit(1);
-	stopsig_restore(&old);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-		_exit(1);
 	/* Its own copy of the start line's write end would keep the line shut. */
 	close(start_w);
 	close(sv[0]);
@@ -363,12 +301,12 @@ static bool run_mode(const char *path, enum mode mode, int procs, long rows)
 		close(reports[i]);
 	}
 	for (int i = 0; i < procs; i++) {
-		while (waitpid(pids[i], &status, 0) < 0)
-			if (errno != EINTR)
-				die_errno(errno, "waitpid");
+		int rc = kids_reap_by(pids[i], CLK_NEVER, &status);
+
+		if (rc)
+			die_errno(-rc, "cannot reap process %d", (int)pids[i]);
 		failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	alive_clear();
 	if (failed)
 		die("%d of %d processes failed", failed, procs);
 	counted = count_rows(path, mode);
@@ -383,60 +321,6 @@ static bool run_mode(const char *path, enum mode mode, int procs, long rows)
 	return exact;
 }
 
-/*
- * Create @path as a new, empty file of our own before SQLite sees it (as
- * chapter 01's db_queries does): with O_EXCL any name that exists is
- * refused, a dangling symbolic link included.  The names SQLite gives a
- * database's journal, write-ahead log and WAL index must not exist either:
- * it would take them for this database's own.  Returns 0 or -errno; on
- * -EEXIST, *@taken is @path or the suffix of the side file in the way.
- */
-static int create_db_file(const char *path, const char **taken)
-{
-	static const char *const sides[] = { "-journal", "-wal", "-shm" };
-	char side[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	*taken = path;
-	for (size_t i = 0; i < sizeof(sides) / sizeof(sides[0]); i++) {
-		if ((size_t)snprintf(side, sizeof(side), "%s%s", path, sides[i]) >= sizeof(side))
-			return -ENAMETOOLONG;
-		if (lstat(side, &st) == 0) {
-			*taken = sides[i];
-			return -EEXIST;
-		}
-	}
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	return close(fd) < 0 ? -errno : 0;
-}
-
-/* --db PATH: create it, or say why not (bad input is status 2). */
-static void create_kept_db(const char *path)
-{
-	size_t len = strlen(path);
-	char shown[WB_SHOW_VALUE];
-	const char *taken;
-	int rc;
-
-	wb_show(shown, sizeof(shown), path);
-	if (path[len - 1] == '/')
-		usage_error("--db: %s ends in '/'; name a file, not a directory", shown);
-	rc = create_db_file(path, &taken);
-	if (rc == -EEXIST && taken != path)
-		usage_error("--db: %s%s exists, and SQLite would take it for the new "
-			    "database's own",
-			    shown, taken);
-	if (rc == -EEXIST)
-		usage_error("--db: %s already exists; name a new file", shown);
-	if (rc == -EISDIR || rc == -ENOTDIR || rc == -ENOENT || rc == -ENAMETOOLONG || rc == -ELOOP)
-		usage_error("--db: cannot create %s: %s", shown, strerror(-rc));
-	if (rc)
-		die_errno(-rc, "--db: cannot create %s", shown);
-}
-
 /* The default: a database in a private directory, removed however we end. */
 static struct tmpdir *create_temp_db(char *path, size_t len)
 {
@@ -448,7 +332,7 @@ static struct tmpdir *create_temp_db(char *path, size_t len)
 		die_errno(-rc, "cannot make a temporary directory");
 	if (tmpdir_join(dir, "inserts.db", path, len))
 		die("TMPDIR is too long: %s", tmpdir_path(dir));
-	rc = create_db_file(path, &taken);
+	rc = dbfile_create(path, &taken);
 	if (rc)
 		die_errno(-rc, "cannot create %s", path);
 	return dir;
@@ -521,15 +405,12 @@ int main(int argc, char **argv)
 	if (sqlite3_config(SQLITE_CONFIG_URI, 0) != SQLITE_OK)
 		die("sqlite3_config(SQLITE_CONFIG_URI): SQLite is already initialized");
 	if (db) {
-		create_kept_db(db);
+		dbfile_create_arg("--db", db);
 		path = db;
 	} else {
 		dir = create_temp_db(tmp_path, sizeof(tmp_path));
 		path = tmp_path;
 	}
-	/* After tmpdir's: ours runs first, so the writers are gone before the files. */
-	if (stopsig_install(stop_children, alive.prev, nothing_at_exit) != 0)
-		die("cannot install the handler for SIGINT and SIGTERM");
 	setup_database(path);
 
 	printf("SQLite %s, WAL mode: %d processes x %ld inserts into %s\n", sqlite3_libversion(),

@@ -49,8 +49,13 @@ struct server {
 	struct mgr_reply reply; /* built for each request; its buffer is kept */
 	struct client *clients; /* o->max_clients of them */
 	size_t n;
-	struct pollfd *pfds; /* the stop fd, the listener, then the clients */
+	struct pollfd *pfds;   /* the stop fd, the listener, then the clients */
+	int spare_fd;	       /* held for the moment none is left: see turn_away() */
+	int64_t accept_resume; /* accept nothing until then: see accept_clients() */
 };
+
+/* How long the listener is ignored after accept() failed for want of resources. */
+#define ACCEPT_PAUSE_MS 100
 
 static int64_t after_ms(long ms)
 {
@@ -212,15 +217,68 @@ static int client_readable(struct server *s, struct client *c)
 	return last_word(c, -ENOSYS);
 }
 
+static int open_spare(void)
+{
+	return open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/*
+ * With every descriptor in use, accept() fails with EMFILE while the client
+ * waits in the listen queue, so the listener stays readable and a loop that
+ * only retried would spin in poll().  The spare descriptor, held for this
+ * moment, is given up so that one waiting client can be accepted and told
+ * why it is refused; then it is taken back.  Returns 0 when one was turned
+ * away, else -errno from accept() (-EAGAIN: nobody was waiting after all).
+ */
+static int turn_away(struct server *s, int listen_fd)
+{
+	struct client tmp = { 0 };
+	int err = 0;
+
+	if (s->spare_fd < 0 && (s->spare_fd = open_spare()) < 0)
+		return -EMFILE;
+	close(s->spare_fd);
+	tmp.fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (tmp.fd < 0) {
+		err = -errno;
+	} else {
+		/* A new socket's send buffer is empty: this small frame cannot block. */
+		last_word(&tmp, -EMFILE);
+		close(tmp.fd);
+	}
+	/* Only another process taking the freed slot (ENFILE) can make this fail. */
+	s->spare_fd = open_spare();
+	return err;
+}
+
 /* Accept every waiting connection: greet it, or refuse it when full. */
 static void accept_clients(struct server *s, int listen_fd)
 {
 	long ms = s->o->head_ms;
 	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
 	struct client tmp = { 0 };
-	int fd;
+	int fd, err;
 
-	while ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		err = fd < 0 ? -errno : 0;
+		/* 0 after this: one client was turned away, so on to the next. */
+		if (err == -EMFILE || err == -ENFILE)
+			err = turn_away(s, listen_fd);
+		if (fd < 0 && (err == 0 || err == -EINTR || err == -ECONNABORTED))
+			continue;
+		if (err == -EAGAIN || err == -EWOULDBLOCK)
+			return; /* nobody is waiting */
+		if (err) {
+			/*
+			 * Out of memory, or of descriptors with the spare gone
+			 * too: the client stays queued and the listener readable.
+			 * Look away from it for a moment rather than spin; the
+			 * client's own timeout reports it if this lasts.
+			 */
+			s->accept_resume = after_ms(ACCEPT_PAUSE_MS);
+			return;
+		}
 		tmp.fd = fd;
 		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		if (s->n == (size_t)s->o->max_clients) {
@@ -235,10 +293,6 @@ static void accept_clients(struct server *s, int listen_fd)
 		s->clients[s->n++] = (struct client){ .fd = fd,
 						      .deadline = after_ms(s->o->idle_ms) };
 	}
-	/*
-	 * EAGAIN: none left.  Anything else (out of descriptors) leaves the
-	 * connection queued; the clients' own timeouts report it.
-	 */
 }
 
 /* Close client @i; the last one takes its place. */
@@ -258,6 +312,9 @@ static int poll_timeout(const struct server *s)
 {
 	int64_t first = mgr_locks_deadline(&s->locks), ms;
 
+	if (s->accept_resume && s->accept_resume < first)
+		first = s->accept_resume;
+
 	for (size_t i = 0; i < s->n; i++)
 		if (s->clients[i].deadline < first)
 			first = s->clients[i].deadline;
@@ -271,7 +328,11 @@ static int serve_loop(struct server *s, int listen_fd, int stop_fd)
 {
 	for (;;) {
 		s->pfds[0] = (struct pollfd){ .fd = stop_fd, .events = POLLIN };
-		s->pfds[1] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+		/* A negative fd is one poll() skips: the listener, while accepts pause. */
+		if (s->accept_resume && clk_passed(s->accept_resume))
+			s->accept_resume = 0;
+		s->pfds[1] = (struct pollfd){ .fd = s->accept_resume ? -1 : listen_fd,
+					      .events = POLLIN };
 		for (size_t i = 0; i < s->n; i++)
 			s->pfds[2 + i] = (struct pollfd){ .fd = s->clients[i].fd,
 							  .events = POLLIN };
@@ -306,13 +367,17 @@ static int serve_loop(struct server *s, int listen_fd, int stop_fd)
 
 int mgr_serve(int listen_fd, int stop_fd, const struct manager_opts *o)
 {
-	struct server s = { .o = o };
+	struct server s = { .o = o, .spare_fd = open_spare() };
 	int flags = fcntl(listen_fd, F_GETFL);
 	int rc;
 
 	/* Non-blocking, so accept() returns when a queued client gave up. */
-	if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
-		return -errno;
+	if (s.spare_fd < 0 || flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+		rc = -errno;
+		if (s.spare_fd >= 0)
+			close(s.spare_fd);
+		return rc;
+	}
 	s.clients = calloc((size_t)o->max_clients, sizeof(*s.clients));
 	s.pfds = calloc((size_t)o->max_clients + 2, sizeof(*s.pfds));
 	rc = s.clients && s.pfds ? serve_loop(&s, listen_fd, stop_fd) : -ENOMEM;
@@ -321,6 +386,8 @@ int mgr_serve(int listen_fd, int stop_fd, const struct manager_opts *o)
 	free(s.pfds);
 	free(s.clients);
 	free(s.reply.buf);
+	if (s.spare_fd >= 0)
+		close(s.spare_fd);
 	mgr_locks_free(&s.locks);
 	mgr_dict_free(&s.dict);
 	return rc;

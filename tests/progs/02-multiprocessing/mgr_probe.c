@@ -11,6 +11,9 @@
  *   full       one client more than max_clients
  *   timeouts   a silent client and a client stuck inside a frame are closed
  *   idle       the server's CPU time while its clients are silent
+ *   emfile     the server out of descriptors while a client waits to be
+ *              accepted: its CPU time, the waiting client's answer, and a
+ *              client served once a place is free
  *   shutdown   what manager_shutdown() leaves behind
  *   lock       --procs x --ops get-then-set under manager_lock(): exact
  *   lockfifo   waiters granted in the order they asked; the lock's errors
@@ -26,6 +29,7 @@
  * so a broken server makes a scene fail with a message, not hang.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,6 +39,7 @@
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -101,6 +106,7 @@ static const char *code_name(int rc)
 		      { -EMSGSIZE, "EMSGSIZE" },
 		      { -EPROTO, "EPROTO" },
 		      { -EUSERS, "EUSERS" },
+		      { -EMFILE, "EMFILE" },
 		      { -ETIMEDOUT, "ETIMEDOUT" },
 		      { -ECONNRESET, "ECONNRESET" },
 		      { -EDEADLK, "EDEADLK" },
@@ -284,11 +290,14 @@ static void case_incr(long procs, long ops)
 
 /* ------------------------------------------------------------- raw frames */
 
-static int raw_connect(const struct manager *m)
+/*
+ * A connection to the server's socket, reads bounded by the reply timeout.
+ * It returns once the connection is queued, before the server accepts it.
+ */
+static int raw_dial(const struct manager *m)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = reply_ms / 1000, .tv_usec = (reply_ms % 1000) * 1000 };
-	struct frame hello;
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
@@ -297,6 +306,14 @@ static int raw_connect(const struct manager *m)
 	strcpy(addr.sun_path, manager_path(m));
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
 		die_errno(errno, "connect");
+	return fd;
+}
+
+static int raw_connect(const struct manager *m)
+{
+	struct frame hello;
+	int fd = raw_dial(m);
+
 	if (frame_recv(fd, &hello, 64) != 1 || hello.kind != MGR_HELLO)
 		die("no greeting from the server");
 	frame_release(&hello);
@@ -837,6 +854,74 @@ static void case_idle(void)
 	stop(m);
 }
 
+/* The number of descriptors process @pid has open. */
+static int open_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (!(d = opendir(path)))
+		die_errno(errno, "opendir %s", path);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/*
+ * The server's descriptor limit is lowered (prlimit) to what it has open
+ * plus one: one client more is served, and the next waits in the listen
+ * queue while accept() fails with EMFILE.  The server's CPU time is taken
+ * while that client waits; then what the client was told, and whether the
+ * server serves a new client once one has left.
+ */
+static void case_emfile(void)
+{
+	struct manager *m = start(NULL);
+	struct manager_client *a = connect_or_die(m), *b, *x;
+	pid_t pid = manager_pid(m);
+	struct rlimit lim;
+	double cpu0, cpu1;
+	long w0, w1;
+	char got[96];
+	int fd, rc;
+
+	/* A round trip: the server is in its loop, every descriptor it keeps open. */
+	if ((rc = manager_incr(a, "k", 1, NULL)))
+		die("incr: %s", manager_strerror(rc));
+	if (prlimit(pid, RLIMIT_NOFILE, NULL, &lim) != 0)
+		die_errno(errno, "prlimit");
+	lim.rlim_cur = (rlim_t)open_fds(pid) + 1;
+	if (prlimit(pid, RLIMIT_NOFILE, &lim, NULL) != 0)
+		die_errno(errno, "prlimit");
+	b = connect_or_die(m);
+	printf("the client that takes the last descriptor: %s\n",
+	       code_name(manager_incr(b, "k", 1, NULL)));
+	fd = raw_dial(m);
+	proc_usage(pid, &cpu0, &w0);
+	clk_sleep_ms(IDLE_WINDOW_MS);
+	proc_usage(pid, &cpu1, &w1);
+	printf("server_ms=%d server_cpu_ms=%.0f server_wakeups=%ld\n", IDLE_WINDOW_MS, cpu1 - cpu0,
+	       w1 - w0);
+	raw_reply(fd, got, sizeof(got));
+	printf("the client past the limit: %s, then %s\n", got, closed(fd));
+	close(fd);
+	printf("the clients within it still served: %s %s\n",
+	       code_name(manager_incr(a, "k", 1, NULL)), code_name(manager_incr(b, "k", 1, NULL)));
+	manager_close(a);
+	rc = manager_connect(m, &x);
+	printf("after one left: %s\n", code_name(rc));
+	if (!rc) {
+		printf("and it is served: %s\n", code_name(manager_incr(x, "k", 1, NULL)));
+		manager_close(x);
+	}
+	manager_close(b);
+	stop(m);
+}
+
 /*
  * A child waits for a lock the parent holds; the parent measures the
  * child's CPU time meanwhile, then unlocks, and the child reports the grant.
@@ -979,7 +1064,7 @@ static void usage(void)
 {
 	printf("usage: %s --case NAME [--procs N] [--ops M] [--reply-ms MS]\n"
 	       "cases: contents incr malformed death full timeouts idle shutdown\n"
-	       "       lock lockfifo lockdeath locktime lockwait lockidle floor\n",
+	       "       lock lockfifo lockdeath locktime lockwait lockidle floor emfile\n",
 	       wb_progname());
 }
 
@@ -988,7 +1073,8 @@ int main(int argc, char **argv)
 	static const char *const cases[] = { "contents", "incr",     "malformed", "death",
 					     "full",	 "timeouts", "idle",	  "shutdown",
 					     "lock",	 "lockfifo", "lockdeath", "locktime",
-					     "lockwait", "lockidle", "floor",	  NULL };
+					     "lockwait", "lockidle", "floor",	  "emfile",
+					     NULL };
 	enum { OPT_CASE = 1, OPT_PROCS, OPT_OPS, OPT_REPLY, OPT_HELP };
 	static const struct option opts[] = {
 		{ "case", required_argument, NULL, OPT_CASE },
@@ -1067,6 +1153,9 @@ int main(int argc, char **argv)
 		break;
 	case 14:
 		case_floor(ops);
+		break;
+	case 15:
+		case_emfile();
 		break;
 	default:
 		usage_error("--case is required");
