@@ -135,6 +135,17 @@ loop_expect() {
 	done
 }
 
+@test "while the loop runs its thread wakes on time (timer slack 1 ns), and the old slack comes back after" {
+	local before
+	for b in epoll poll; do
+		loop_scene $b slack || return 1
+		before=$(value slack_before)
+		[ "$before" -gt 1 ] || skip "this thread's timer slack is already $before ns"
+		loop_expect slack_during 1 "the timer slack inside a callback" $b || return 1
+		loop_expect slack_after "$before" "the timer slack after loop_run" $b || return 1
+	done
+}
+
 @test "co_bench (make bench's coroutine figures) runs each scene and prints its figures" {
 	run_prog 30 co_bench --scene gather --n 1000 --ms 50
 	assert_clean_exit
@@ -154,6 +165,9 @@ loop_expect() {
 	run_prog 30 co_bench --scene wait_for --n 5 --ms 10
 	assert_clean_exit
 	assert_at_least "$(value overshoot_ms)" 0 "wait_for's overshoot past its 10 ms"
+	run_prog 30 co_bench --scene floor --n 5 --ms 10
+	assert_clean_exit
+	assert_at_least "$(value overshoot_ms)" 0 "a bare epoll_pwait2's overshoot past its 10 ms"
 	run_prog 10 co_bench --scene nap
 	assert_usage_error co_bench
 }

@@ -33,6 +33,13 @@
  * ever call back: no watch, no timer, no soon call and no reference taken
  * with loop_ref() (work on another thread that will post its result).
  *
+ * Timer slack.  Linux lets the kernel wake a sleeping thread up to its
+ * "timer slack" late (50 us by default), so that it can wake several
+ * sleepers at once and save power.  A loop's timers are deadlines it has
+ * promised to its callbacks, so while loop_run() runs, its thread's slack
+ * is 1 ns (prctl PR_SET_TIMERSLACK); loop_run() puts the old value back
+ * when it returns.
+ *
  * Ownership.  Timers and soon calls are intrusive: the caller owns the
  * struct loop_timer or struct loop_call (usually inside its own struct,
  * such as a task's frame) and keeps it alive and in place until it has run

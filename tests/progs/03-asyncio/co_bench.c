@@ -13,15 +13,23 @@
  *                    Semaphore(L), each holding it MS: n wall_s ideal_s peak
  *   --scene wait_for --n RUNS --ms MS   wait_for(MS) on a 10 s sleep:
  *                    runs overshoot_ms (the median)
+ *   --scene floor    --n RUNS --ms MS   a bare epoll_pwait2 of MS, no
+ *                    loop at all, with the timer slack the loop runs with:
+ *                    runs overshoot_ms (the median) - how late this
+ *                    machine's kernel wakes a sleeper, the floor under
+ *                    every timer figure above
  *
  * bytes_per_task is the growth of the resident set from before the frames
  * were allocated to the moment every task is asleep, divided by N: the
  * frame, its slots in the gather's arrays and in the timer heap, all of it.
  */
+#define _GNU_SOURCE /* epoll_pwait2 */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -350,6 +358,32 @@ static void scene_wait_for(long runs, long ms)
 	free(m);
 }
 
+/* ---------------------------------------------------------------- floor */
+
+static void scene_floor(long runs, long ms)
+{
+	double over_ms[MAX_RUNS];
+	struct epoll_event ev;
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+
+	if (epfd < 0)
+		die_errno(errno, "epoll_create1");
+	/* As loop_run() does (loop.h, "Timer slack"). */
+	if (prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0) != 0)
+		die_errno(errno, "prctl(PR_SET_TIMERSLACK)");
+	for (long r = 0; r < runs; r++) {
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * CLK_NS_PER_MS };
+		int64_t start = clk_now_ns();
+
+		if (epoll_pwait2(epfd, &ev, 1, &ts, NULL) < 0 && errno != EINTR)
+			die_errno(errno, "epoll_pwait2");
+		over_ms[r] = (double)(clk_now_ns() - start) / 1e6 - (double)ms;
+	}
+	close(epfd);
+	qsort(over_ms, (size_t)runs, sizeof over_ms[0], cmp_double);
+	printf("runs=%ld overshoot_ms=%.4f\n", runs, over_ms[runs / 2]);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_SCENE = 1, OPT_N, OPT_MS, OPT_LIMIT, OPT_HELP };
@@ -361,9 +395,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const scenes[] = {
-		"gather", "create", "switch", "sem", "wait_for", NULL
-	};
+	static const char *const scenes[] = { "gather",	  "create", "switch", "sem",
+					      "wait_for", "floor",  NULL };
 	long n = 1000, ms = 10, limit = 10;
 	int scene = -1, c;
 
@@ -383,7 +416,7 @@ int main(int argc, char **argv)
 			limit = arg_long("--limit", optarg, 1, 1000000);
 			break;
 		case OPT_HELP:
-			printf("usage: %s --scene gather|create|switch|sem|wait_for [--n N] [--ms MS] "
+			printf("usage: %s --scene gather|create|switch|sem|wait_for|floor [--n N] [--ms MS] "
 			       "[--limit L]\n",
 			       wb_progname());
 			return 0;
@@ -404,9 +437,13 @@ int main(int argc, char **argv)
 		scene_sem(n, limit, ms);
 		break;
 	case 4:
+	case 5:
 		if (n > MAX_RUNS)
-			usage_error("--n must be at most %d for wait_for", MAX_RUNS);
-		scene_wait_for(n, ms);
+			usage_error("--n must be at most %d for %s", MAX_RUNS, scenes[scene]);
+		if (scene == 4)
+			scene_wait_for(n, ms);
+		else
+			scene_floor(n, ms);
 		break;
 	default:
 		usage_error("--scene is required");

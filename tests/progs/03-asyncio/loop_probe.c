@@ -23,6 +23,7 @@
  *   stop         loop_stop() ends loop_run() with a watch still in place
  *   idle         a loop waiting on an fd for 300 ms, what it cost
  *   idle-timer   the same with a timer 10 s away
+ *   slack        the thread's timer slack before, during and after a run
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "../usage.h"
@@ -567,16 +569,45 @@ static void case_idle_timer(void)
 	idle(true);
 }
 
+/* The calling thread's timer slack, in ns. */
+static long thread_slack(void)
+{
+	int ns = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
+
+	if (ns < 0)
+		die_errno(errno, "prctl(PR_GET_TIMERSLACK)");
+	return ns;
+}
+
+static void slack_timer(struct loop *loop, struct loop_timer *timer)
+{
+	(void)loop, (void)timer;
+	printf("slack_during=%ld\n", thread_slack());
+}
+
+static void case_slack(void)
+{
+	struct loop *loop = new_loop();
+	struct loop_timer timer = LOOP_TIMER_INIT;
+
+	printf("slack_before=%ld\n", thread_slack());
+	if (loop_timer_start(loop, &timer, clk_now_ns() + CLK_NS_PER_MS, slack_timer))
+		die("loop_timer_start failed");
+	run(loop);
+	printf("slack_after=%ld\n", thread_slack());
+	loop_free(loop);
+}
+
 int main(int argc, char **argv)
 {
 	static const char *const names[] = {
 		"backend", "timer-order", "due-first", "heap", "fd",	     "unwatch", "soon-fair",
-		"soon-fd", "post",	  "stop",      "idle", "idle-timer", NULL,
+		"soon-fd", "post",	  "stop",      "idle", "idle-timer", "slack",	NULL,
 	};
 	static void (*const cases[])(void) = {
-		case_backend, case_timer_order, case_due_first, case_heap,
-		case_fd,      case_unwatch,	case_soon_fair, case_soon_fd,
-		case_post,    case_stop,	case_idle,	case_idle_timer,
+		case_backend, case_timer_order, case_due_first, case_heap, case_fd,
+		case_unwatch, case_soon_fair,	case_soon_fd,	case_post, case_stop,
+		case_idle,    case_idle_timer,	case_slack,
 	};
 	int which = -1, c;
 	enum { OPT_CASE = 1, OPT_HELP };
