@@ -1192,7 +1192,15 @@ cost_no_tmp_left() {
 		assert_at_least "$(value floor_s)" 0 "the bare mpn_mul_1 loop's time"
 		assert_at_least "$(value pairs_s)" 0 "the two-factors-a-step loop's time"
 	done
+	# --threads: the same loop on bare threads, the hardware's bound for a pool.
+	run_prog 60 cost_fact --threads 3 --n 5000 --runs 3
+	assert_clean_exit
+	[ "$(value threads)" = 3 ] || flunk "cost_fact should echo threads=3:" "$output"
+	assert_at_least "$(value together_s)" 0 "three loops at once"
+	assert_at_least "$(value speedup)" 0.1 "their speed-up over one"
 	run_prog 10 cost_fact --runs 0
+	assert_usage_error cost_fact
+	run_prog 10 cost_fact --threads 0
 	assert_usage_error cost_fact
 }
 

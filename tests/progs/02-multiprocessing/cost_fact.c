@@ -18,8 +18,19 @@
  *
  * Prints one line: n=N runs=R loop_s=S fac_s=S floor_s=S pairs_s=S, each
  * the median of the runs.
+ *
+ *	cost_fact --threads T [--n N] [--runs N]
+ *
+ * measures instead what this hardware allows a pool of T workers: T
+ * threads each run the loop at once, with no pool, no processes and no
+ * bytes moved.  Cores that share a multiplier (SMT siblings) or a power
+ * budget (a lower clock with every core busy) make T loops at once slower
+ * than one; that, not the pool, bounds the pool's speed-up.  Prints
+ * threads=T alone_s=S together_s=S speedup=X (T x alone / together), the
+ * medians of the runs.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -73,17 +84,85 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* One loop on its own thread, started with the others by a barrier. */
+struct racer {
+	pthread_t thread;
+	pthread_barrier_t *start;
+	unsigned long n;
+};
+
+static void *racer_main(void *arg)
+{
+	struct racer *r = arg;
+	mpz_t x;
+
+	mpz_init(x);
+	pthread_barrier_wait(r->start);
+	bigfact_loop(x, r->n);
+	mpz_clear(x);
+	return NULL;
+}
+
+/* Seconds for @t loops of factorial(@n) at once, on @t threads. */
+static double together(long t, unsigned long n)
+{
+	struct racer *r = calloc((size_t)t, sizeof *r);
+	pthread_barrier_t start;
+	int64_t begin;
+	int err;
+
+	if (!r)
+		die("out of memory");
+	err = pthread_barrier_init(&start, NULL, (unsigned)t + 1);
+	if (err)
+		die_errno(err, "pthread_barrier_init");
+	for (long i = 0; i < t; i++) {
+		r[i] = (struct racer){ .start = &start, .n = n };
+		err = pthread_create(&r[i].thread, NULL, racer_main, &r[i]);
+		if (err)
+			die_errno(err, "pthread_create");
+	}
+	pthread_barrier_wait(&start);
+	begin = clk_now_ns();
+	for (long i = 0; i < t; i++)
+		pthread_join(r[i].thread, NULL);
+	pthread_barrier_destroy(&start);
+	free(r);
+	return clk_since(begin);
+}
+
+static void hardware_bound(long threads, long n, long runs)
+{
+	double alone[MAX_RUNS], all[MAX_RUNS], a, b;
+	mpz_t x;
+
+	mpz_init(x);
+	for (long r = 0; r < runs; r++) {
+		int64_t start = clk_now_ns();
+
+		bigfact_loop(x, (unsigned long)n);
+		alone[r] = clk_since(start);
+		all[r] = together(threads, (unsigned long)n);
+	}
+	mpz_clear(x);
+	a = median(alone, (int)runs);
+	b = median(all, (int)runs);
+	printf("threads=%ld alone_s=%.6f together_s=%.6f speedup=%.3f\n", threads, a, b,
+	       b > 0 ? (double)threads * a / b : 0.0);
+}
+
 int main(int argc, char **argv)
 {
-	enum { OPT_N = 1, OPT_RUNS, OPT_HELP };
+	enum { OPT_N = 1, OPT_RUNS, OPT_THREADS, OPT_HELP };
 	static const struct option opts[] = {
 		{ "n", required_argument, NULL, OPT_N },
 		{ "runs", required_argument, NULL, OPT_RUNS },
+		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	double loop_s[MAX_RUNS], fac_s[MAX_RUNS], floor_s[MAX_RUNS], pairs_s[MAX_RUNS];
-	long n = 50000, runs = 5;
+	long n = 50000, runs = 5, threads = 0;
 	int64_t start;
 	mpz_t loop, fast, floor, pairs;
 	int c;
@@ -97,15 +176,23 @@ int main(int argc, char **argv)
 		case OPT_RUNS:
 			runs = arg_long("--runs", optarg, 1, MAX_RUNS);
 			break;
+		case OPT_THREADS:
+			threads = arg_long("--threads", optarg, 1, 1024);
+			break;
 		case OPT_HELP:
-			printf("usage: %s [--n N] [--runs N]\n"
+			printf("usage: %s [--threads T] [--n N] [--runs N]\n"
 			       "Time factorial(N) (default 50000) by the loop and by mpz_fac_ui,\n"
-			       "RUNS times (default 5, at most %d), and print the medians.\n",
+			       "RUNS times (default 5, at most %d), and print the medians;\n"
+			       "with --threads, T loops at once on T threads against one alone.\n",
 			       wb_progname(), MAX_RUNS);
 			return 0;
 		}
 	}
 	arg_no_operands(argc, argv);
+	if (threads > 0) {
+		hardware_bound(threads, n, runs);
+		return 0;
+	}
 
 	mpz_inits(loop, fast, floor, pairs, NULL);
 	/* Taking turns, so that a machine busier for a while slows both alike. */
