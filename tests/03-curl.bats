@@ -8,6 +8,8 @@
 # pattern any byte of which can be checked from its offset.  Orders are
 # forced by what a server sees, never by sleeps; every program runs under a
 # timeout.
+# tsan: no threads (hg_probe, fetch_all and httpd run on one thread each; curl
+# connects to numeric addresses without a resolver thread)
 
 # shellcheck disable=SC2034  # common.bash reads it
 CHAPTER=03-asyncio

@@ -9,6 +9,7 @@
 # layer's own.  Every scene runs on both of the loop's backends; orders
 # between tasks are forced inside the scenes, and times are sleep-bound (a
 # sleep never ends early: lower bounds are exact, upper bounds get slack).
+# tsan: no threads (the drivers and their loops run on one thread)
 
 # shellcheck disable=SC2034  # common.bash reads it
 CHAPTER=03-asyncio

@@ -10,6 +10,7 @@
 # nothing on stderr, so under ASan a leak fails the test that caused it.
 # Clients are bounded: tests/progs/03-asyncio/srv_load.c and
 # tests/fixtures/slowclients.c, each under a timeout.
+# tsan: no threads (async_server, srv_load and srv_head run on one thread each)
 
 # shellcheck disable=SC2034  # common.bash reads it
 CHAPTER=03-asyncio

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The loopback HTTP server (tests/fixtures/httpd.c) that the download demos
 # and their tests depend on: each endpoint does exactly what it promises.
+# tsan: no threads (httpd and the clients run on one thread each)
 
 setup() {
 	load helpers/common

@@ -44,3 +44,24 @@ readme_named() {
 	done < <(exercises)
 	[ "$checked" -gt 0 ] || flunk "no section was named at all: the check read nothing"
 }
+
+# The .bats files marked "# tsan: no threads" are left out of the suite under
+# ThreadSanitizer (tests/run).  The mark must stay true: no program such a
+# file names may start a thread itself (pthread_create) or through a
+# library call that does (chapter 01's executor, run_in_executor).
+@test "tsan: a file marked 'no threads' names no program whose source starts a thread" {
+	local f word src bad=()
+	for f in "$WB_ROOT"/tests/*.bats; do
+		grep -q '^# tsan: no threads' "$f" || continue
+		for word in $(grep -v '^#' "$f" | grep -o '[a-z_][a-z0-9_]*' | sort -u); do
+			for src in "$WB_ROOT"/chapters/*/"$word".c "$WB_ROOT"/tests/progs/*/"$word".c \
+				"$WB_ROOT"/tests/fixtures/"$word".c; do
+				[ -f "$src" ] || continue
+				if grep -qE 'pthread_create|executor_new|co_run_in_executor' "$src"; then
+					bad+=("${f##*/}: ${src#"$WB_ROOT"/}")
+				fi
+			done
+		done
+	done
+	[ ${#bad[@]} -eq 0 ] || flunk "marked '# tsan: no threads' but runs a program that starts threads:" "${bad[@]}"
+}
