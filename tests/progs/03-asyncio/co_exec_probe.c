@@ -226,5 +226,5 @@ int main(int argc, char **argv)
 		case_cancel_queued,
 	};
 
-	return co_probe_main(argc, argv, cases, run);
+	return probe_main(argc, argv, cases, run);
 }

@@ -277,5 +277,5 @@ int main(int argc, char **argv)
 		case_leftovers, case_deadlock,	   case_sizes,
 	};
 
-	return co_probe_main(argc, argv, cases, run);
+	return probe_main(argc, argv, cases, run);
 }

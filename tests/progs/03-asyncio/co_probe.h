@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "../cases.h"
 #include "args.h"
 #include "check.h"
 #include "clock.h"
@@ -47,39 +48,6 @@ static inline const char *errname(int rc)
 static inline double ms_since(int64_t start_ns)
 {
 	return (double)(clk_now_ns() - start_ns) / CLK_NS_PER_MS;
-}
-
-/*
- * The whole main() of a driver whose only option is --case NAME: run the
- * case of that name.  @names is NULL-terminated; @run matches it.
- */
-static inline int co_probe_main(int argc, char **argv, const char *const names[],
-				void (*const run[])(void))
-{
-	enum { OPT_CASE = 1, OPT_HELP };
-	static const struct option opts[] = {
-		{ "case", required_argument, NULL, OPT_CASE },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	int which = -1, c;
-
-	wb_init(argv[0]);
-	while ((c = arg_next(argc, argv, opts)) != -1) {
-		switch (c) {
-		case OPT_CASE:
-			which = arg_choice("--case", optarg, names);
-			break;
-		case OPT_HELP:
-			printf("usage: %s --case NAME\n", wb_progname());
-			return 0;
-		}
-	}
-	arg_no_operands(argc, argv);
-	if (which < 0)
-		usage_error("--case is required");
-	run[which]();
-	return 0;
 }
 
 #endif

@@ -928,5 +928,5 @@ int main(int argc, char **argv)
 		case_fd,
 	};
 
-	return co_probe_main(argc, argv, cases, run);
+	return probe_main(argc, argv, cases, run);
 }

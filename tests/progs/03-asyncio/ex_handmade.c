@@ -229,5 +229,5 @@ int main(int argc, char **argv)
 	static void (*const run[])(void) = { case_ticks, case_cancel, case_ready,
 					     case_child_fails };
 
-	return co_probe_main(argc, argv, names, run);
+	return probe_main(argc, argv, names, run);
 }

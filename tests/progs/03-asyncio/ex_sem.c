@@ -101,5 +101,5 @@ int main(int argc, char **argv)
 	static const char *const names[] = { "asleep", NULL };
 	static void (*const run[])(void) = { case_asleep };
 
-	return co_probe_main(argc, argv, names, run);
+	return probe_main(argc, argv, names, run);
 }

@@ -34,6 +34,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "../cases.h"
 #include "../usage.h"
 #include "args.h"
 #include "check.h"
@@ -609,28 +610,5 @@ int main(int argc, char **argv)
 		case_unwatch, case_soon_fair,	case_soon_fd,	case_post, case_stop,
 		case_idle,    case_idle_timer,	case_slack,
 	};
-	int which = -1, c;
-	enum { OPT_CASE = 1, OPT_HELP };
-	static const struct option opts[] = {
-		{ "case", required_argument, NULL, OPT_CASE },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-
-	wb_init(argv[0]);
-	while ((c = arg_next(argc, argv, opts)) != -1) {
-		switch (c) {
-		case OPT_CASE:
-			which = arg_choice("--case", optarg, names);
-			break;
-		case OPT_HELP:
-			printf("usage: %s --case NAME\n", wb_progname());
-			return 0;
-		}
-	}
-	arg_no_operands(argc, argv);
-	if (which < 0)
-		usage_error("--case is required");
-	cases[which]();
-	return 0;
+	return probe_main(argc, argv, names, cases);
 }
