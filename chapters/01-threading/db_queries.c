@@ -32,6 +32,7 @@
 #include "check.h"
 #include "clock.h"
 #include "dbfile.h"
+#include "dbrows.h"
 #include "executor.h"
 #include "log.h"
 #include "tmpdir.h"
@@ -228,63 +229,17 @@ static void pool_destroy(struct conn_pool *p)
 
 /* ------------------------------------------------------------- queries */
 
-/* Say what failed, in SQLite's words, and return the task's error code. */
-static int db_error(sqlite3 *db, const char *what, char *err, size_t errlen)
-{
-	snprintf(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
-	return -EIO;
-}
-
-/* Append one row to @out as "a,b,c", separated from the last by "; ". */
-static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err, size_t errlen)
-{
-	int cols = sqlite3_column_count(st);
-
-	for (int c = 0; c < cols; c++) {
-		const unsigned char *v = sqlite3_column_text(st, c);
-		const char *sep = c ? "," : *len ? "; " : "";
-		int n;
-
-		/* NULL is the value NULL, or SQLite ran out of memory converting. */
-		if (!v && sqlite3_column_type(st, c) != SQLITE_NULL) {
-			snprintf(err, errlen, "sqlite3_column_text: out of memory");
-			return -ENOMEM;
-		}
-		n = snprintf(out + *len, ANSWER_MAX - *len, "%s%s", sep,
-			     v ? (const char *)v : "NULL");
-		if (n < 0 || (size_t)n >= ANSWER_MAX - *len) {
-			snprintf(err, errlen, "the answer is longer than %d bytes", ANSWER_MAX - 1);
-			return -EOVERFLOW;
-		}
-		*len += (size_t)n;
-	}
-	return 0;
-}
-
 /*
- * Run @q on @db and store its answer and time for @run.  The statement
- * belongs to @db, so it is finalized here, before the connection goes back
- * to the pool: a statement is as single-threaded as its connection.
+ * Run @q on @db and store its answer and time for @run.  dbrows_query()
+ * finalizes its statement before it returns, so nothing of it is left on
+ * the connection when it goes back to the pool: a statement is as
+ * single-threaded as its connection.
  */
 static int query_run(struct query *q, sqlite3 *db, enum run run, char *err, size_t errlen)
 {
 	int64_t start = clk_now_ns();
-	char *out = q->answer[run];
-	size_t len = 0;
-	sqlite3_stmt *st;
-	int rc = SQLITE_DONE, ret = 0;
+	int ret = dbrows_query(db, q->kind->sql, q->param, q->answer[run], ANSWER_MAX, err, errlen);
 
-	out[0] = '\0';
-	if (sqlite3_prepare_v2(db, q->kind->sql, -1, &st, NULL) != SQLITE_OK)
-		return db_error(db, "sqlite3_prepare_v2", err, errlen);
-	if (sqlite3_bind_int64(st, 1, q->param) != SQLITE_OK)
-		ret = db_error(db, "sqlite3_bind_int64", err, errlen);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = append_row(st, out, &len, err, errlen);
-	if (!ret && rc != SQLITE_DONE)
-		ret = db_error(db, "sqlite3_step", err, errlen);
-	/* Its return value repeats the last step's error, handled above. */
-	sqlite3_finalize(st);
 	q->seconds[run] = clk_since(start);
 	return ret;
 }

@@ -37,6 +37,7 @@
 #include "check.h"
 #include "clock.h"
 #include "co.h"
+#include "dbrows.h"
 #include "executor.h"
 #include "log.h"
 #include "tmpdir.h"
@@ -166,29 +167,6 @@ static void conn_close(sqlite3 *db)
 		die("sqlite3_close: %s", sqlite3_errmsg(db));
 }
 
-/* Append one row to @out as "a,b", separated from the last by "; ". */
-static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err, size_t errlen)
-{
-	for (int c = 0; c < sqlite3_column_count(st); c++) {
-		const unsigned char *v = sqlite3_column_text(st, c);
-		const char *sep = c ? "," : *len ? "; " : "";
-		int n;
-
-		if (!v && sqlite3_column_type(st, c) != SQLITE_NULL) {
-			snprintf(err, errlen, "sqlite3_column_text: out of memory");
-			return -ENOMEM;
-		}
-		n = snprintf(out + *len, ANSWER_MAX - *len, "%s%s", sep,
-			     v ? (const char *)v : "NULL");
-		if (n < 0 || (size_t)n >= ANSWER_MAX - *len) {
-			snprintf(err, errlen, "the answer is longer than %d bytes", ANSWER_MAX - 1);
-			return -EOVERFLOW;
-		}
-		*len += (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * The blocking call: wait out the simulated round trip, then run @q on
  * @db and keep its answer and time for @run.  Returns 0 or -errno with a
@@ -197,28 +175,10 @@ static int append_row(sqlite3_stmt *st, char *out, size_t *len, char *err, size_
 static int query_run(struct query *q, sqlite3 *db, enum run run, char *err, size_t errlen)
 {
 	int64_t start = clk_now_ns();
-	char *out = q->answer[run];
-	size_t len = 0;
-	sqlite3_stmt *st;
-	int rc = SQLITE_DONE, ret = 0;
+	int ret;
 
 	clk_sleep_ms(q->d->o->latency_ms);
-	out[0] = '\0';
-	if (sqlite3_prepare_v2(db, q->kind->sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "sqlite3_prepare_v2: %s", sqlite3_errmsg(db));
-		return -EIO;
-	}
-	if (sqlite3_bind_int64(st, 1, q->param) != SQLITE_OK) {
-		snprintf(err, errlen, "sqlite3_bind_int64: %s", sqlite3_errmsg(db));
-		ret = -EIO;
-	}
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = append_row(st, out, &len, err, errlen);
-	if (!ret && rc != SQLITE_DONE) {
-		snprintf(err, errlen, "sqlite3_step: %s", sqlite3_errmsg(db));
-		ret = -EIO;
-	}
-	sqlite3_finalize(st); /* its code repeats the last step's, handled above */
+	ret = dbrows_query(db, q->kind->sql, q->param, q->answer[run], ANSWER_MAX, err, errlen);
 	q->seconds[run] = clk_since(start);
 	return ret;
 }
