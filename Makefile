@@ -10,6 +10,11 @@
 # Every program links the chapter's library, one version of each exercise
 # file and common/libcommon.a.
 #
+# A chapter may need a library the others do not: a line "pkg<TAB>NAME" in
+# its CHAPTER manifest (chapter 04's libuv) adds pkg-config's flags for NAME
+# to that chapter's compilations and links, and a line "cflags<TAB>FLAGS"
+# (chapter 04's -fopenmp) adds FLAGS to both.
+#
 # A chapter may build on another chapter's library: a line "uses<TAB>OTHER"
 # in its CHAPTER manifest (chapter 03's tasks run blocking calls on chapter
 # 01's executor) adds -Ichapters/OTHER to its compilations and links OTHER's
@@ -86,6 +91,15 @@ lib_objs = $(patsubst chapters/$(1)/%.c,$(BUILD)/sol/$(1)/obj/lib/%.o,$(filter-o
 $(foreach c,$(CHAPTERS),$(eval USES_$(c) := $(call uses_of,$(c))))
 $(foreach c,$(CHAPTERS),$(eval USES_INC_$(c) := $(USES_$(c):%=-Ichapters/%)))
 $(foreach c,$(CHAPTERS),$(eval USES_OBJ_$(c) := $(foreach u,$(USES_$(c)),$(call lib_objs,$(u)))))
+# What each chapter needs of its own: CH_CFLAGS_C and CH_LIBS_C.
+manifest_field = $(shell awk -F'\t' '$$1 == "$(2)" { print $$2 }' chapters/$(1)/CHAPTER 2>/dev/null)
+$(foreach c,$(CHAPTERS),$(eval CH_PKGS_$(c) := $(call manifest_field,$(c),pkg)))
+$(foreach c,$(CHAPTERS),$(eval CH_FLAGS_$(c) := $(call manifest_field,$(c),cflags)))
+$(foreach c,$(CHAPTERS),$(eval CH_CFLAGS_$(c) := $(if $(CH_PKGS_$(c)),$(shell pkg-config --cflags $(CH_PKGS_$(c)) 2>/dev/null)) $(CH_FLAGS_$(c))))
+$(foreach c,$(CHAPTERS),$(eval CH_LIBS_$(c) := $(if $(CH_PKGS_$(c)),$(shell pkg-config --libs $(CH_PKGS_$(c)) 2>/dev/null)) $(CH_FLAGS_$(c))))
+# A chapter's compilations and links also take what the chapters it uses need.
+$(foreach c,$(CHAPTERS),$(eval CH_ALL_CFLAGS_$(c) := $(CH_CFLAGS_$(c)) $(foreach u,$(USES_$(c)),$(CH_CFLAGS_$(u)))))
+$(foreach c,$(CHAPTERS),$(eval CH_ALL_LIBS_$(c) := $(CH_LIBS_$(c)) $(foreach u,$(USES_$(c)),$(CH_LIBS_$(u)))))
 
 COMMON_SRC := $(wildcard common/*.c)
 COMMON_LIB := $(BUILD)/lib/libcommon.a
@@ -106,12 +120,12 @@ $(1): $(2) $(MAKEFILE_LIST)
 DEPFILES += $(1:.o=.d)
 endef
 
-# $(call link,PROGRAM,OBJECTS)
+# $(call link,PROGRAM,OBJECTS,EXTRA_LDLIBS)
 define link
 $(1): $(2) $(COMMON_LIB)
 	@mkdir -p $$(@D)
 	$$(if $$(ANNOUNCE),@echo "  LINK    $$@")
-	$(Q)$$(CC) $$(WB_CFLAGS) -o $$@ $(2) $(COMMON_LIB) $$(WB_LDLIBS)
+	$(Q)$$(CC) $$(WB_CFLAGS) -o $$@ $(2) $(COMMON_LIB) $(3) $$(WB_LDLIBS)
 endef
 
 # $(call variant,DIR,CHAPTER,SWAPPED_FILES,FROM_DIR): build every program of
@@ -122,7 +136,7 @@ endef
 define variant
 $(eval v_dir := $(1)/$(2))
 $(eval v_sol := $(BUILD)/sol/$(2))
-$(eval v_inc := -Ichapters/$(2) $(USES_INC_$(2)))
+$(eval v_inc := -Ichapters/$(2) $(USES_INC_$(2)) $(CH_ALL_CFLAGS_$(2)))
 $(eval v_all := $(wildcard chapters/$(2)/*.c))
 $(eval v_progsrc := $(call mains_in,$(v_all)) $(wildcard tests/progs/$(2)/*.c))
 $(eval v_libsrc := $(filter-out $(v_progsrc),$(v_all)))
@@ -131,7 +145,7 @@ $(eval v_libobj := $(v_libsrc:chapters/$(2)/%.c=$(v_sol)/obj/lib/%.o) \
 	$(foreach f,$(v_exfiles),$(if $(filter $(f),$(3)),$(v_dir),$(v_sol))/obj/ex/$(f:.c=.o)) \
 	$(USES_OBJ_$(2)))
 $(foreach f,$(3),$(eval $(call compile,$(v_dir)/obj/ex/$(f:.c=.o),$(4)/$(f),$(v_inc))))
-$(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_sol)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj))))
+$(foreach s,$(v_progsrc),$(eval $(call link,$(v_dir)/$(notdir $(s:.c=)),$(v_sol)/obj/prog/$(notdir $(s:.c=.o)) $(v_libobj),$(CH_ALL_LIBS_$(2)))))
 $(eval VARIANT_PROGS_$(1) += $(foreach s,$(v_progsrc),$(v_dir)/$(notdir $(s:.c=))))
 endef
 
@@ -139,7 +153,7 @@ endef
 # reference build and every variant.
 define reference
 $(eval r_dir := $(BUILD)/sol/$(1))
-$(eval r_inc := -Ichapters/$(1) $(USES_INC_$(1)))
+$(eval r_inc := -Ichapters/$(1) $(USES_INC_$(1)) $(CH_ALL_CFLAGS_$(1)))
 $(eval r_all := $(wildcard chapters/$(1)/*.c))
 $(eval r_progsrc := $(call mains_in,$(r_all)) $(wildcard tests/progs/$(1)/*.c))
 $(foreach s,$(filter-out $(r_progsrc),$(r_all)),$(eval $(call compile,$(r_dir)/obj/lib/$(notdir $(s:.c=.o)),$(s),$(r_inc))))

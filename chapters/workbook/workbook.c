@@ -123,8 +123,9 @@ static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 		   (ex = find_exercise_in(ch, f[1])) != NULL) {
 		free(ex->lesson);
 		ex->lesson = xstrdup(f[2]);
-	} else if (n >= 2 && strcmp(f[0], "uses") == 0) {
-		/* Another chapter's library this one links: the Makefile's business. */
+	} else if (n >= 2 && (strcmp(f[0], "uses") == 0 || strcmp(f[0], "pkg") == 0 ||
+			      strcmp(f[0], "cflags") == 0)) {
+		/* What the chapter is built with: the Makefile's business. */
 	} else {
 		fprintf(stderr, "workbook: %s: ignoring line '%s'\n", path, f[0]);
 	}
