@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh - find what the workbook needs and, where allowed, install it.
 #
-# Needs: a C11 compiler, make, pkg-config, the libcurl, sqlite3 and GMP
-# development files, bats-core, curl and the sqlite3 shell (the checks
+# Needs: a C11 compiler, make, pkg-config, the libcurl, sqlite3, GMP and
+# libuv development files (chapter 04 puts libuv beside the workbook's own
+# loop), Open MPI's development files and mpirun (chapter 05), bats-core, curl and the sqlite3 shell (the checks
 # compare the demos with them), patch (the wrong solutions in tests/mutants/
 # are patches), git (the format check and the checks that copy the workbook
 # list its files), clang-format (make format-check), gdb (when a check times
@@ -41,9 +42,12 @@ if have pkg-config; then
 	pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
 	pkg-config --exists sqlite3 || missing+=(libsqlite3-dev)
 	pkg-config --exists gmp || missing+=(libgmp-dev)
+	pkg-config --exists libuv || missing+=(libuv1-dev)
+	pkg-config --exists ompi-c || missing+=(libopenmpi-dev)
 else
-	missing+=(libcurl4-openssl-dev libsqlite3-dev libgmp-dev)
+	missing+=(libcurl4-openssl-dev libsqlite3-dev libgmp-dev libuv1-dev libopenmpi-dev)
 fi
+have mpirun || missing+=(openmpi-bin)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -70,9 +74,9 @@ fi
 
 cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
-  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux wrk libcurl4-openssl-dev libsqlite3-dev libgmp-dev
-  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux wrk libcurl-devel sqlite-devel gmp-devel
-  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format gmp tmux wrk
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux wrk libcurl4-openssl-dev libsqlite3-dev libgmp-dev libuv1-dev libopenmpi-dev openmpi-bin
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux wrk libcurl-devel sqlite-devel gmp-devel libuv-devel openmpi-devel
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format gmp tmux wrk libuv open-mpi
     but note: the workbook targets Linux; macOS lacks pthread barriers,
     clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.
