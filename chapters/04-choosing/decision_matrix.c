@@ -1,0 +1,1063 @@
+/*
+ * decision_matrix.c - the guide's decision matrix, measured: each row's
+ * workload run four ways on the workbook's own machinery, timed, and the
+ * fastest named beside the guide's (Python's) recommendation.
+ *
+ *	decision_matrix [--quick] [--rows LIST] [--workers N] [--json FILE]
+ *	                [--kv] [--quiet]
+ *
+ * The four ways:
+ *	sequential   one item after another, on the main thread
+ *	threads      chapter 01's executor (executor_map)
+ *	processes    chapter 02's pool (procpool_map), forked first thing in
+ *	             main, before any thread exists, and kept for every row
+ *	event loop   chapter 03's coroutines: libcurl's multi handle for the
+ *	             fetches, a task per client for the server, and for what
+ *	             has no non-blocking form (CPU work, SQLite) what asyncio
+ *	             does: the loop's own thread, or run_in_executor
+ * Every item of a row gives a 64-bit answer (dm_work.h); each way's
+ * answers, folded in item order, must equal the sequential ones, or the
+ * program says which row and way differ and exits 1.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "check.h"
+#include "child.h"
+#include "clock.h"
+#include "co.h"
+#include "cpu.h"
+#include "dbfile.h"
+#include "dm_work.h"
+#include "executor.h"
+#include "http_get.h"
+#include "procpool.h"
+#include "tmpdir.h"
+
+#define IO_THREADS 50	/* the thread pool for I/O rows */
+#define LOOP_LIMIT 100	/* transfers the event loop has on the network at once */
+#define HOST_LIMIT 2	/* fetches per host at once, when scraping */
+#define MAX_HOSTS 8
+#define ERRMAX 512
+#define SERVER_START_MS 10000
+
+enum approach { SEQ, THREADS, PROCS, LOOP, NAPPROACH };
+static const char *const APPROACH_NAME[NAPPROACH] = { "sequential", "threads", "processes",
+						      "event loop" };
+static const char *const APPROACH_KEY[NAPPROACH] = { "sequential", "threads", "processes",
+						     "event_loop" };
+
+enum row_id { FEW, MANY, IMAGES, CRUNCH, FEWQ, MANYQ, SCRAPE, SERVER, NROWS };
+
+/* A row of the guide's matrix: what it runs and what the guide recommends. */
+struct row_def {
+	const char *id;	  /* for --rows, --kv and the JSON */
+	int kind;	  /* enum dm_kind of its items */
+	enum approach py; /* the guide's answer */
+	bool cpu;	  /* CPU-bound: threads are sized like the process pool */
+};
+static const struct row_def ROWS[NROWS] = {
+	[FEW] = { "few-downloads", DM_FETCH, THREADS, false },
+	[MANY] = { "many-downloads", DM_FETCH, LOOP, false },
+	[IMAGES] = { "images", DM_IMAGE, PROCS, true },
+	[CRUNCH] = { "crunching", DM_FACT, PROCS, true },
+	[FEWQ] = { "few-queries", DM_QUERY, THREADS, false },
+	[MANYQ] = { "many-queries", DM_QUERY, LOOP, false },
+	[SCRAPE] = { "scraping", DM_FETCH, LOOP, false },
+	[SERVER] = { "server", DM_SERVE, LOOP, false },
+};
+
+/* How big each row is: the full run, or --quick. */
+struct sizes {
+	long few, few_ms, many, many_ms, images, side, facts, fact_n, fewq, manyq, db_rows;
+	long hosts, pages, scrape_ms, clients, rounds, backend_ms;
+};
+static const struct sizes FULL = { 5, 200, 1000, 10, 100, 256, 8, 30000, 10, 1000, 20000,
+				   4, 10, 50, 16, 5, 20 };
+static const struct sizes QUICK = { 5, 100, 100, 30, 100, 48, 8, 3000, 5, 100, 2000,
+				    4, 5, 30, 8, 3, 10 };
+
+struct options {
+	bool quick, kv, quiet;
+	bool rows[NROWS];
+	long workers;
+	const char *json;
+};
+
+/* One row's items and what the runs of it found. */
+struct row_run {
+	enum row_id id;
+	char name[40];
+	struct dm_job *jobs;
+	size_t n;
+	uint64_t *out;			/* the answers of the way being run */
+	uint64_t answer[NAPPROACH];	/* folded */
+	double seconds[NAPPROACH];
+	enum approach winner;
+};
+
+/* Everything the ways share, made once in main. */
+struct bench {
+	const struct options *opt;
+	const struct sizes *sz;
+	struct procpool *pool;
+	struct executor *io, *cpu;
+	long http_port;
+	int listen_fd;
+	long listen_port;
+	char db[DM_PATH_MAX];
+	bool tty;
+	int progress_width;
+};
+
+/*
+ * The scraping row's per-host limits, as process-shared semaphores in
+ * shared memory: mapped before the pool forks, so that a worker process
+ * and a thread of this one wait on the same count.  A procpool task has no
+ * argument but its input bytes, so the pointer is kept here, in the one
+ * place a forked worker can find it.
+ */
+static sem_t *host_sems;
+
+/* -------------------------------------------------------------- progress */
+
+static void progress(struct bench *b, const char *row, const char *way)
+{
+	char line[100];
+	int n;
+
+	if (b->opt->quiet)
+		return;
+	n = snprintf(line, sizeof line, "%s: %s...", row, way);
+	if (b->tty)
+		fprintf(stderr, "\r%-*s", b->progress_width > n ? b->progress_width : n, line);
+	else
+		fprintf(stderr, "%s\n", line);
+	if (n > b->progress_width)
+		b->progress_width = n;
+}
+
+static void progress_done(struct bench *b)
+{
+	if (!b->opt->quiet && b->tty)
+		fprintf(stderr, "\r%*s\r", b->progress_width, "");
+}
+
+/* ---------------------------------------------------------- the four ways */
+
+/* A thread's view of one item: the answer lands in its own slot. */
+struct slot {
+	const struct dm_job *job;
+	uint64_t out;
+};
+
+/* Run @j, holding its host's permit while it runs, if it has a host. */
+static int run_limited(const struct dm_job *j, uint64_t *out, char *err, size_t errlen)
+{
+	int rc;
+
+	if (j->host < 0)
+		return dm_job_run(j, out, err, errlen);
+	while (sem_wait(&host_sems[j->host]) != 0)
+		if (errno != EINTR)
+			return -errno;
+	rc = dm_job_run(j, out, err, errlen);
+	sem_post(&host_sems[j->host]);
+	return rc;
+}
+
+static int slot_task(void *arg, void **result, char *err, size_t errlen)
+{
+	struct slot *s = arg;
+
+	(void)result;
+	return run_limited(s->job, &s->out, err, errlen);
+}
+
+static int pool_task(const void *in, size_t len, struct pp_out *out)
+{
+	struct dm_job j;
+	char err[PROCPOOL_ERRMAX] = "";
+	uint64_t v;
+	int rc;
+
+	if (len != sizeof j)
+		return -EINVAL;
+	memcpy(&j, in, sizeof j);
+	rc = run_limited(&j, &v, err, sizeof err);
+	if (rc) {
+		pp_out_error(out, "%s", err);
+		return rc;
+	}
+	return pp_out_write(out, &v, sizeof v);
+}
+
+static int run_seq(struct row_run *r, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		int rc = dm_job_run(&r->jobs[i], &r->out[i], err, errlen);
+
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int run_threads(struct executor *ex, struct row_run *r, char *err, size_t errlen)
+{
+	struct slot *slots = xcalloc(r->n, sizeof *slots);
+	void **args = xcalloc(r->n, sizeof *args), **results = xcalloc(r->n, sizeof *results);
+	int rc;
+
+	for (size_t i = 0; i < r->n; i++) {
+		slots[i].job = &r->jobs[i];
+		args[i] = &slots[i];
+	}
+	rc = executor_map(ex, slot_task, args, r->n, results, -1, err, errlen);
+	for (size_t i = 0; !rc && i < r->n; i++)
+		r->out[i] = slots[i].out;
+	free(results);
+	free(args);
+	free(slots);
+	return rc;
+}
+
+static int run_procs(struct procpool *pool, struct row_run *r, char *err, size_t errlen)
+{
+	struct pp_blob *in = xcalloc(r->n, sizeof *in);
+	struct pp_result *res = xcalloc(r->n, sizeof *res);
+	int rc;
+
+	for (size_t i = 0; i < r->n; i++)
+		in[i] = (struct pp_blob){ &r->jobs[i], sizeof r->jobs[i] };
+	/* One item per chunk: an item that sleeps must not hold up the next. */
+	rc = procpool_map(pool, pool_task, in, r->n, 1, res);
+	for (size_t i = 0; i < r->n; i++) {
+		if (!rc && res[i].len != sizeof r->out[i])
+			rc = -EPROTO;
+		if (!rc)
+			memcpy(&r->out[i], res[i].data, sizeof r->out[i]);
+		else if (res[i].err && !err[0])
+			snprintf(err, errlen, "item %zu: %s", i,
+				 res[i].msg[0] ? res[i].msg : procpool_strerror(res[i].err));
+		pp_result_release(&res[i]);
+	}
+	free(res);
+	free(in);
+	return rc;
+}
+
+/* The event loop: one task per item, gathered by main's task. */
+struct litem {
+	struct co_task task;
+	struct lrun *run;
+	size_t i;
+	struct hg_request req;
+	char url[128];
+	struct slot slot;
+	struct co_exec exec; /* run_in_executor, for SQLite */
+	int err;
+	char why[CURL_ERROR_SIZE + 160];
+};
+
+struct lrun {
+	struct co_task task;
+	struct row_run *r;
+	struct executor *ex;
+	struct hg *hg;
+	struct co_sem limit, hosts[MAX_HOSTS];
+	struct litem *items;
+	struct co_task **tasks;
+	struct co_callback *cbs;
+	struct co_gather gather;
+};
+
+/* A fetch on the loop: the host's permit, then one of the loop's. */
+static int lfetch_step(struct co_task *t)
+{
+	struct litem *it = (struct litem *)t;
+	struct lrun *lr = it->run;
+	const struct dm_job *j = &lr->r->jobs[it->i];
+
+	CO_BEGIN(t);
+	if (j->host >= 0) {
+		CO_AWAIT(t, co_sem_acquire(t, &lr->hosts[j->host]), &it->err);
+		if (it->err)
+			CO_RETURN(t, it->err);
+	}
+	CO_AWAIT(t, co_sem_acquire(t, &lr->limit), &it->err);
+	if (!it->err) {
+		dm_fetch_url(j, it->url, sizeof it->url);
+		it->req.url = it->url;
+		it->req.body_cap = (size_t)j->size;
+		it->req.body = malloc(it->req.body_cap + 1);
+		if (it->req.body)
+			CO_AWAIT(t, hg_get(t, lr->hg, &it->req), &it->err);
+		else
+			it->err = -ENOMEM;
+		co_sem_release(&lr->limit);
+	}
+	if (j->host >= 0)
+		co_sem_release(&lr->hosts[j->host]);
+	if (it->err) {
+		snprintf(it->why, sizeof it->why, "%s: %s", it->url,
+			 it->req.errmsg[0] ? it->req.errmsg : strerror(-it->err));
+	} else if (it->req.status != 200 || it->req.bytes != (size_t)j->size) {
+		snprintf(it->why, sizeof it->why, "%s: status %ld, %zu bytes", it->url,
+			 it->req.status, it->req.bytes);
+		it->err = -EIO;
+	} else {
+		lr->r->out[it->i] = dm_fnv(DM_FNV_START, it->req.body, it->req.bytes);
+	}
+	free(it->req.body);
+	it->req.body = NULL;
+	CO_RETURN(t, it->err);
+	CO_END(t);
+}
+
+/* SQLite has no non-blocking calls: asyncio's answer is a thread. */
+static int lquery_step(struct co_task *t)
+{
+	struct litem *it = (struct litem *)t;
+	struct lrun *lr = it->run;
+
+	CO_BEGIN(t);
+	it->slot.job = &lr->r->jobs[it->i];
+	CO_AWAIT(t, co_run_in_executor(t, &it->exec, lr->ex, slot_task, &it->slot), &it->err);
+	if (it->err)
+		snprintf(it->why, sizeof it->why, "%s",
+			 it->exec.err[0] ? it->exec.err : strerror(-it->err));
+	else
+		lr->r->out[it->i] = it->slot.out;
+	CO_RETURN(t, it->err);
+	CO_END(t);
+}
+
+/* CPU work on the loop runs on the loop's one thread, item after item. */
+static int lcpu_step(struct co_task *t)
+{
+	struct litem *it = (struct litem *)t;
+	struct row_run *r = it->run->r;
+
+	CO_BEGIN(t);
+	it->err = dm_job_run(&r->jobs[it->i], &r->out[it->i], it->why, sizeof it->why);
+	CO_RETURN(t, it->err);
+	CO_END(t);
+}
+
+static int lmain_step(struct co_task *t)
+{
+	struct lrun *lr = (struct lrun *)t;
+	struct row_run *r = lr->r;
+	co_step_fn *step = r->jobs[0].kind == DM_FETCH ? lfetch_step :
+			   r->jobs[0].kind == DM_QUERY ? lquery_step :
+							 lcpu_step;
+	int err;
+
+	CO_BEGIN(t);
+	if (step == lfetch_step) {
+		err = hg_new(&lr->hg, co_loop(t));
+		if (err)
+			CO_RETURN(t, err);
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		lr->items[i].run = lr;
+		lr->items[i].i = i;
+		lr->tasks[i] = &lr->items[i].task;
+		co_task_start(co_loop(t), lr->tasks[i], step, "item");
+	}
+	/* return_exceptions: every item finishes before the row is judged. */
+	CO_AWAIT(t, co_gather(t, &lr->gather, lr->tasks, lr->cbs, r->n, true), &err);
+	hg_free(lr->hg);
+	CO_RETURN(t, err);
+	CO_END(t);
+}
+
+static int run_loop(struct executor *ex, struct row_run *r, char *err, size_t errlen)
+{
+	struct lrun lr = { .r = r, .ex = ex };
+	int rc;
+
+	co_sem_init(&lr.limit, LOOP_LIMIT);
+	for (int h = 0; h < MAX_HOSTS; h++)
+		co_sem_init(&lr.hosts[h], HOST_LIMIT);
+	lr.items = xcalloc(r->n, sizeof *lr.items);
+	lr.tasks = xcalloc(r->n, sizeof *lr.tasks);
+	lr.cbs = xcalloc(r->n, sizeof *lr.cbs);
+	rc = co_run(&lr.task, lmain_step);
+	if (rc)
+		snprintf(err, errlen, "the event loop: %s", strerror(-rc));
+	for (size_t i = 0; !rc && i < r->n; i++) {
+		if (lr.items[i].err) {
+			rc = lr.items[i].err;
+			snprintf(err, errlen, "item %zu: %s", i, lr.items[i].why);
+		}
+	}
+	free(lr.cbs);
+	free(lr.tasks);
+	free(lr.items);
+	return rc;
+}
+
+/* ------------------------------------------------- the real-time server */
+
+/*
+ * The server row: --clients clients, each on a thread of its own, do
+ * --rounds round trips against a server run one of the four ways on the
+ * listening socket main opened before the pool forked (so the pool's
+ * workers hold it too: a pre-forked server).  The server waits its
+ * backend's delay before each reply.
+ */
+struct lconn {
+	struct co_task task;
+	struct lsrv *srv;
+	int fd;
+	long len;
+	char line[32];
+	unsigned long served;
+	int err;
+};
+
+struct lsrv {
+	struct co_task task;
+	int listen_fd;
+	long backend_ms;
+	size_t n, accepted;
+	struct lconn *conns;
+	struct co_task **tasks;
+	struct co_callback *cbs;
+	struct co_gather gather;
+	int err;
+};
+
+static int lconn_step(struct co_task *t)
+{
+	struct lconn *c = (struct lconn *)t;
+	int err;
+
+	CO_BEGIN(t);
+	for (;;) {
+		CO_AWAIT(t, co_wait_fd(t, c->fd, LOOP_READ), &err);
+		if (err < 0) {
+			c->err = err;
+			break;
+		}
+		c->len = dm_read_line(c->fd, c->line, sizeof c->line);
+		if (c->len <= 0) {
+			c->err = (int)c->len;
+			break;
+		}
+		CO_AWAIT(t, co_sleep(t, c->srv->backend_ms), &err);
+		c->err = err ? err : dm_write_reply(c->fd, c->line, (size_t)c->len);
+		if (c->err)
+			break;
+		c->served++;
+	}
+	close(c->fd);
+	CO_RETURN(t, c->err);
+	CO_END(t);
+}
+
+static int lsrv_step(struct co_task *t)
+{
+	struct lsrv *s = (struct lsrv *)t;
+	int err, fd;
+
+	CO_BEGIN(t);
+	while (s->accepted < s->n) {
+		CO_AWAIT(t, co_wait_fd(t, s->listen_fd, LOOP_READ), &err);
+		fd = err < 0 ? err : accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			s->err = err < 0 ? err : -errno;
+			break;
+		}
+		s->conns[s->accepted].srv = s;
+		s->conns[s->accepted].fd = fd;
+		s->tasks[s->accepted] = &s->conns[s->accepted].task;
+		co_task_start(co_loop(t), s->tasks[s->accepted], lconn_step, "conn");
+		s->accepted++;
+	}
+	CO_AWAIT(t, co_gather(t, &s->gather, s->tasks, s->cbs, s->accepted, true), &err);
+	CO_RETURN(t, s->err ? s->err : err);
+	CO_END(t);
+}
+
+static int serve_loop(struct bench *b, struct row_run *r, char *err, size_t errlen)
+{
+	struct lsrv s = { .listen_fd = b->listen_fd, .backend_ms = b->sz->backend_ms, .n = r->n };
+	int rc;
+
+	s.conns = xcalloc(r->n, sizeof *s.conns);
+	s.tasks = xcalloc(r->n, sizeof *s.tasks);
+	s.cbs = xcalloc(r->n, sizeof *s.cbs);
+	rc = co_run(&s.task, lsrv_step);
+	for (size_t i = 0; i < s.accepted; i++) {
+		if (!rc && s.conns[i].err)
+			rc = s.conns[i].err;
+		r->out[i] = s.conns[i].served;
+	}
+	if (rc)
+		snprintf(err, errlen, "the event loop's server: %s", strerror(-rc));
+	free(s.cbs);
+	free(s.tasks);
+	free(s.conns);
+	return rc;
+}
+
+struct client {
+	long port;
+	unsigned id;
+	unsigned long rounds;
+	uint64_t sum;
+};
+
+static int client_task(void *arg, void **result, char *err, size_t errlen)
+{
+	struct client *c = arg;
+
+	(void)result;
+	return dm_client(c->port, c->id, c->rounds, &c->sum, err, errlen);
+}
+
+/*
+ * Start the clients, run the server @way, wait for the clients.  The
+ * row's answer is what the clients received, one sum per client; the
+ * server's own count of requests served must come to clients x rounds.
+ */
+static int run_server(struct bench *b, struct row_run *r, enum approach way, char *err,
+		      size_t errlen)
+{
+	struct client *cl = xcalloc(r->n, sizeof *cl);
+	struct future **fs = xcalloc(r->n, sizeof *fs);
+	unsigned long served = 0;
+	struct executor *clients;
+	int rc = executor_new(&clients, (int)r->n, "client"), crc = 0;
+
+	if (rc) {
+		snprintf(err, errlen, "cannot start the clients: %s", executor_strerror(rc));
+		goto out_free;
+	}
+	for (size_t i = 0; i < r->n && !rc; i++) {
+		cl[i] = (struct client){ .port = b->listen_port,
+					 .id = (unsigned)i,
+					 .rounds = (unsigned long)b->sz->rounds };
+		rc = executor_submit(clients, client_task, &cl[i], &fs[i]);
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot start the clients: %s", executor_strerror(rc));
+	} else if (way == SEQ) {
+		rc = run_seq(r, err, errlen);
+	} else if (way == THREADS) {
+		rc = run_threads(b->io, r, err, errlen);
+	} else if (way == PROCS) {
+		rc = run_procs(b->pool, r, err, errlen);
+	} else {
+		rc = serve_loop(b, r, err, errlen);
+	}
+	/* Each client gives up within DM_IO_TIMEOUT_MS if the server failed. */
+	for (size_t i = 0; i < r->n && fs[i]; i++) {
+		int one = future_result(fs[i], -1, NULL);
+
+		if (one && !crc) {
+			crc = one;
+			if (!rc)
+				snprintf(err, errlen, "client %zu: %s", i, future_errmsg(fs[i]));
+		}
+		future_unref(fs[i]);
+	}
+	executor_free(clients);
+	for (size_t i = 0; !rc && i < r->n; i++)
+		served += r->out[i];
+	if (!rc && crc)
+		rc = crc;
+	if (!rc && served != r->n * (unsigned long)b->sz->rounds) {
+		snprintf(err, errlen, "the server answered %lu requests of %lu", served,
+			 r->n * (unsigned long)b->sz->rounds);
+		rc = -EPROTO;
+	}
+	/* The answer the row compares: what the clients were told. */
+	for (size_t i = 0; !rc && i < r->n; i++)
+		r->out[i] = cl[i].sum;
+out_free:
+	free(fs);
+	free(cl);
+	return rc;
+}
+
+/* ----------------------------------------------------------------- rows */
+
+static void make_jobs(struct bench *b, struct row_run *r)
+{
+	const struct sizes *sz = b->sz;
+	struct dm_job base = { .kind = ROWS[r->id].kind, .host = -1, .port = b->http_port };
+	long n = 0;
+
+	switch (r->id) {
+	case FEW:
+	case MANY:
+		n = r->id == FEW ? sz->few : sz->many;
+		base.delay_ms = r->id == FEW ? sz->few_ms : sz->many_ms;
+		snprintf(r->name, sizeof r->name, "download %ld files", n);
+		break;
+	case IMAGES:
+		n = sz->images;
+		base.size = sz->side;
+		snprintf(r->name, sizeof r->name, "process %ld images", n);
+		break;
+	case CRUNCH:
+		n = sz->facts;
+		snprintf(r->name, sizeof r->name, "number crunching");
+		break;
+	case FEWQ:
+	case MANYQ:
+		n = r->id == FEWQ ? sz->fewq : sz->manyq;
+		snprintf(base.db, sizeof base.db, "%s", b->db);
+		snprintf(r->name, sizeof r->name, "%s DB queries (%ld)",
+			 r->id == FEWQ ? "few" : "many", n);
+		break;
+	case SCRAPE:
+		n = sz->hosts * sz->pages;
+		base.delay_ms = sz->scrape_ms;
+		snprintf(r->name, sizeof r->name, "web scraping");
+		break;
+	case SERVER:
+		n = sz->clients;
+		base.fd = b->listen_fd;
+		base.delay_ms = sz->backend_ms;
+		snprintf(r->name, sizeof r->name, "real-time server");
+		break;
+	case NROWS:
+		break;
+	}
+	r->n = (size_t)n;
+	r->jobs = xcalloc(r->n, sizeof *r->jobs);
+	r->out = xcalloc(r->n, sizeof *r->out);
+	for (size_t i = 0; i < r->n; i++) {
+		struct dm_job *j = &r->jobs[i];
+
+		*j = base;
+		j->index = (unsigned)i;
+		/* Files of different sizes, so that each answer is its own. */
+		j->size = base.kind == DM_FETCH ? 1024 + (long)(i % 97) * 61 : base.size;
+		j->n = base.kind == DM_FACT ? (unsigned long)sz->fact_n + i :
+					      (unsigned long)sz->rounds;
+		if (r->id == SCRAPE)
+			j->host = (int)(i % (size_t)sz->hosts);
+	}
+}
+
+static uint64_t fold(const uint64_t *out, size_t n)
+{
+	return dm_fnv(DM_FNV_START, out, n * sizeof *out);
+}
+
+/* Run row @r every way; false (after saying why) if a way failed or disagreed. */
+static bool run_row(struct bench *b, struct row_run *r)
+{
+	for (int a = 0; a < NAPPROACH; a++) {
+		struct executor *ex = ROWS[r->id].cpu ? b->cpu : b->io;
+		char err[ERRMAX] = "";
+		int64_t start;
+		int rc;
+
+		progress(b, r->name, APPROACH_NAME[a]);
+		memset(r->out, 0, r->n * sizeof *r->out);
+		if (r->id == SCRAPE)
+			for (int h = 0; h < MAX_HOSTS; h++)
+				if (sem_init(&host_sems[h], 1, HOST_LIMIT) != 0)
+					die_errno(errno, "sem_init");
+		start = clk_now_ns();
+		if (r->id == SERVER)
+			rc = run_server(b, r, (enum approach)a, err, sizeof err);
+		else if (a == SEQ)
+			rc = run_seq(r, err, sizeof err);
+		else if (a == THREADS)
+			rc = run_threads(ex, r, err, sizeof err);
+		else if (a == PROCS)
+			rc = run_procs(b->pool, r, err, sizeof err);
+		else
+			rc = run_loop(b->io, r, err, sizeof err);
+		r->seconds[a] = clk_since(start);
+		if (rc) {
+			progress_done(b);
+			fflush(stdout);
+			fprintf(stderr, "%s: %s, %s: %s\n", wb_progname(), r->name,
+				APPROACH_NAME[a], err[0] ? err : strerror(-rc));
+			return false;
+		}
+		r->answer[a] = fold(r->out, r->n);
+		if (r->answer[a] != r->answer[SEQ]) {
+			progress_done(b);
+			fflush(stdout);
+			fprintf(stderr,
+				"%s: %s: %s's answer %016" PRIx64 " differs from sequential's %016" PRIx64
+				"\n",
+				wb_progname(), r->name, APPROACH_NAME[a], r->answer[a],
+				r->answer[SEQ]);
+			return false;
+		}
+		if (r->seconds[a] < r->seconds[r->winner])
+			r->winner = (enum approach)a;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------ the report */
+
+/* Python's pick loses clearly in C: more than 10% slower than C's winner. */
+static bool differs(const struct row_run *r)
+{
+	return r->seconds[ROWS[r->id].py] > 1.10 * r->seconds[r->winner];
+}
+
+static void print_table(const struct bench *b, struct row_run *rows, size_t n)
+{
+	bool cpu_note = false, other_note = false;
+
+	printf("%-24s %10s %10s %10s %10s  %-10s %s\n", "row", "sequential", "threads",
+	       "processes", "event loop", "C winner", "Python's");
+	for (size_t i = 0; i < n; i++) {
+		const struct row_run *r = &rows[i];
+		bool mark = differs(r);
+
+		printf("%-24s", r->name);
+		for (int a = 0; a < NAPPROACH; a++)
+			printf(" %8.3f s", r->seconds[a]);
+		printf("  %-10s %s%s\n", APPROACH_NAME[r->winner], APPROACH_NAME[ROWS[r->id].py],
+		       mark ? " *" : "");
+		if (mark && ROWS[r->id].cpu)
+			cpu_note = true;
+		else if (mark)
+			other_note = true;
+	}
+	printf("\nEvery way gave the same answer in every row.\n");
+	if (cpu_note)
+		printf("* CPU-bound: C has no GIL, so threads run on every core and skip the"
+		       " copies to processes.\n");
+	if (other_note)
+		printf("* Python's pick is over 10%% slower than C's winner on this machine.\n");
+	printf("threads: a pool of %d (CPU rows: %d); processes: a pool of %d;"
+	       " event loop: %d at once.\n",
+	       IO_THREADS, (int)b->opt->workers, (int)b->opt->workers, LOOP_LIMIT);
+	printf("Scraping: %ld hosts, at most %d fetches per host at once, every way.\n",
+	       b->sz->hosts, HOST_LIMIT);
+	printf("Event loop: CPU rows run on its one thread; SQLite, which cannot wait"
+	       " without\nblocking, runs in run_in_executor's threads (as with asyncio).\n");
+}
+
+static void print_kv(const struct row_run *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int a = 0; a < NAPPROACH; a++)
+			printf("row=%s approach=%s seconds=%.6f\n", ROWS[rows[i].id].id,
+			       APPROACH_KEY[a], rows[i].seconds[a]);
+}
+
+static void write_json(const struct bench *b, const struct row_run *rows, size_t n)
+{
+	FILE *f = fopen(b->opt->json, "w");
+
+	if (!f)
+		die_errno(errno, "cannot open %s", b->opt->json);
+	fprintf(f, "{\"quick\": %s, \"workers\": %ld, \"approaches\": [",
+		b->opt->quick ? "true" : "false", b->opt->workers);
+	for (int a = 0; a < NAPPROACH; a++)
+		fprintf(f, "%s\"%s\"", a ? ", " : "", APPROACH_KEY[a]);
+	fprintf(f, "],\n \"rows\": [");
+	for (size_t i = 0; i < n; i++) {
+		const struct row_run *r = &rows[i];
+
+		fprintf(f, "%s\n  {\"id\": \"%s\", \"name\": \"%s\", \"items\": %zu, \"seconds\": {",
+			i ? "," : "", ROWS[r->id].id, r->name, r->n);
+		for (int a = 0; a < NAPPROACH; a++)
+			fprintf(f, "%s\"%s\": %.6f", a ? ", " : "", APPROACH_KEY[a], r->seconds[a]);
+		fprintf(f,
+			"}, \"winner\": \"%s\", \"python\": \"%s\", \"differs\": %s,"
+			" \"answer\": \"%016" PRIx64 "\", \"same_answer\": true}",
+			APPROACH_KEY[r->winner], APPROACH_KEY[ROWS[r->id].py],
+			differs(r) ? "true" : "false", r->answer[SEQ]);
+	}
+	fprintf(f, "\n ]}\n");
+	if (ferror(f) | (fclose(f) != 0))
+		die("cannot write %s", b->opt->json);
+}
+
+/* --------------------------------------------------- the loopback server */
+
+struct server {
+	char path[PATH_MAX];
+	struct child *proc;
+	long port;
+};
+
+/* Start httpd on a free loopback port, its port file in @dir; dies on failure. */
+static void server_start(struct server *srv, struct tmpdir *dir)
+{
+	char port_file[PATH_MAX], how[64];
+	char *argv[] = { srv->path, "--quiet",	   "--port", "0", "--port-file",
+			 port_file, "--max-conns", "200",  NULL };
+	int rc, status;
+
+	rc = child_find_fixture("httpd", srv->path, sizeof srv->path);
+	if (rc == -ENOENT)
+		die("no fixtures/httpd next to this program's build; build it with 'make programs'");
+	if (rc)
+		die_errno(-rc, "looking for fixtures/httpd");
+	if (tmpdir_join(dir, "port", port_file, sizeof port_file))
+		die("TMPDIR is too long: %s", tmpdir_path(dir));
+	rc = child_new(&srv->proc, argv);
+	if (rc)
+		die_errno(-rc, "cannot run %s", srv->path);
+	rc = child_wait_port(srv->proc, port_file, SERVER_START_MS);
+	if (rc == -ECHILD) {
+		child_stop(srv->proc, &status);
+		die("the loopback server %s before it listened",
+		    child_describe(status, how, sizeof how));
+	}
+	if (rc < 0)
+		die_errno(-rc, "waiting for the loopback server's port");
+	srv->port = rc;
+}
+
+/* Stop the server; false (after saying why) if it did not exit 0. */
+static bool server_stop(struct server *srv)
+{
+	int status, rc = child_stop(srv->proc, &status);
+	bool ok = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char how[64];
+
+	child_free(srv->proc);
+	if (!ok) {
+		fflush(stdout);
+		fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
+			rc ? strerror(-rc) : child_describe(status, how, sizeof how));
+	}
+	return ok;
+}
+
+/* ------------------------------------------------------------------ main */
+
+static void usage(void)
+{
+	printf("usage: %s [--quick] [--rows LIST] [--workers N] [--json FILE] [--kv]\n"
+	       "       [--quiet]\n"
+	       "\n"
+	       "Run each row of the guide's decision matrix four ways - sequential,\n"
+	       "threads (chapter 01's executor), processes (chapter 02's pool), event\n"
+	       "loop (chapter 03's coroutines) - on the workbook's loopback server and\n"
+	       "a temporary SQLite database, time each, check that every way gave the\n"
+	       "same answer, and print the matrix with each row's fastest way next to\n"
+	       "the guide's (Python's) choice.  A row where Python's choice is clearly\n"
+	       "slower in C is marked with '*'.\n"
+	       "\n"
+	       "  --quick        small sizes: the whole run takes a few seconds\n"
+	       "  --rows LIST    only these rows, comma-separated: few-downloads,\n"
+	       "                 many-downloads, images, crunching, few-queries,\n"
+	       "                 many-queries, scraping, server\n"
+	       "  --workers N    processes in the pool, threads for CPU rows (1 to 64;\n"
+	       "                 default: the CPUs this process may run on)\n"
+	       "  --json FILE    also write the matrix to FILE as JSON\n"
+	       "  --kv           also print 'row=ID approach=WAY seconds=S' per cell\n"
+	       "  --quiet        no progress lines on stderr\n"
+	       "  --help         show this and exit\n"
+	       "\n"
+	       "Exit status: 0 if every way of every row gave the same answer, 1 if\n"
+	       "not (or something failed), 2 for bad input.\n",
+	       wb_progname());
+}
+
+static void parse_rows(struct options *opt, const char *list)
+{
+	char *copy = xstrdup(list), *save = NULL, shown[WB_SHOW_VALUE];
+	bool any = false;
+
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		int r;
+
+		for (r = 0; r < NROWS && strcmp(w, ROWS[r].id) != 0; r++)
+			;
+		if (r == NROWS) {
+			wb_show(shown, sizeof shown, w);
+			free(copy);
+			usage_error("--rows: no row '%s'", shown);
+		}
+		opt->rows[r] = any = true;
+	}
+	free(copy);
+	if (!any)
+		usage_error("--rows: name at least one row");
+}
+
+static void parse_options(int argc, char **argv, struct options *opt)
+{
+	enum { OPT_QUICK = 1, OPT_ROWS, OPT_WORKERS, OPT_JSON, OPT_KV, OPT_QUIET, OPT_HELP };
+	static const struct option longopts[] = {
+		{ "quick", no_argument, NULL, OPT_QUICK },
+		{ "rows", required_argument, NULL, OPT_ROWS },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "json", required_argument, NULL, OPT_JSON },
+		{ "kv", no_argument, NULL, OPT_KV },
+		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	bool rows_set = false;
+	int c;
+
+	while ((c = arg_next(argc, argv, longopts)) != -1) {
+		switch (c) {
+		case OPT_QUICK:
+			opt->quick = true;
+			break;
+		case OPT_ROWS:
+			memset(opt->rows, 0, sizeof opt->rows);
+			parse_rows(opt, optarg);
+			rows_set = true;
+			break;
+		case OPT_WORKERS:
+			opt->workers = arg_long("--workers", optarg, 1, 64);
+			break;
+		case OPT_JSON:
+			if (!optarg[0])
+				usage_error("--json: the file name is empty");
+			opt->json = optarg;
+			break;
+		case OPT_KV:
+			opt->kv = true;
+			break;
+		case OPT_QUIET:
+			opt->quiet = true;
+			break;
+		case OPT_HELP:
+			usage();
+			exit(0);
+		}
+	}
+	arg_no_operands(argc, argv);
+	if (!rows_set)
+		for (int r = 0; r < NROWS; r++)
+			opt->rows[r] = true;
+}
+
+int main(int argc, char **argv)
+{
+	struct options opt = { .workers = 0 };
+	struct sigaction ignore = { .sa_handler = SIG_IGN };
+	struct bench b = { .opt = &opt, .listen_fd = -1 };
+	struct row_run rows[NROWS];
+	struct server srv = { .proc = NULL };
+	struct tmpdir *dir = NULL;
+	size_t nrows = 0;
+	bool ok = true, http = false;
+	char err[ERRMAX];
+	CURLcode crc;
+	int rc;
+
+	wb_init(argv[0]);
+	parse_options(argc, argv, &opt);
+	if (!opt.workers)
+		opt.workers = cpu_count() < 64 ? cpu_count() : 64;
+	b.sz = opt.quick ? &QUICK : &FULL;
+	b.tty = isatty(STDERR_FILENO);
+	http = opt.rows[FEW] || opt.rows[MANY] || opt.rows[SCRAPE];
+
+	/* Everything a worker process inherits is made before the pool forks:
+	 * curl's global state, SIGPIPE ignored, the host semaphores' memory and
+	 * the server row's listening socket.  No thread exists yet. */
+	crc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (crc != CURLE_OK)
+		die("curl_global_init: %s", curl_easy_strerror(crc));
+	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
+		die_errno(errno, "sigaction(SIGPIPE)");
+	host_sems = mmap(NULL, MAX_HOSTS * sizeof *host_sems, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (host_sems == MAP_FAILED)
+		die_errno(errno, "mmap");
+	if (opt.rows[SERVER]) {
+		b.listen_fd = dm_listen(&b.listen_port);
+		if (b.listen_fd < 0)
+			die_errno(-b.listen_fd, "cannot listen on 127.0.0.1");
+	}
+	rc = procpool_new(&b.pool, (int)opt.workers);
+	if (rc)
+		die("cannot start the process pool: %s", procpool_strerror(rc));
+
+	/* The directory before the server: on Ctrl-C the server goes first. */
+	rc = tmpdir_new(&dir, "decision_matrix");
+	if (rc)
+		die_errno(-rc, "cannot make a temporary directory");
+	if (http) {
+		server_start(&srv, dir);
+		b.http_port = srv.port;
+	}
+	if (opt.rows[FEWQ] || opt.rows[MANYQ]) {
+		const char *taken;
+
+		if (tmpdir_join(dir, "orders.db", b.db, sizeof b.db))
+			die("TMPDIR is too long: %s", tmpdir_path(dir));
+		rc = dbfile_create(b.db, &taken);
+		if (rc)
+			die_errno(-rc, "cannot create %s", b.db);
+		if (dm_db_build(b.db, b.sz->db_rows, err, sizeof err))
+			die("%s", err);
+	}
+	rc = executor_new(&b.io, IO_THREADS, "io");
+	if (!rc)
+		rc = executor_new(&b.cpu, (int)opt.workers, "cpu");
+	if (rc)
+		die("cannot start the thread pools: %s", executor_strerror(rc));
+
+	for (int r = 0; r < NROWS && ok; r++) {
+		if (!opt.rows[r])
+			continue;
+		rows[nrows] = (struct row_run){ .id = (enum row_id)r };
+		make_jobs(&b, &rows[nrows]);
+		ok = run_row(&b, &rows[nrows]);
+		nrows++;
+	}
+	progress_done(&b);
+
+	executor_free(b.cpu);
+	executor_free(b.io);
+	procpool_close(b.pool);
+	rc = procpool_join(b.pool);
+	procpool_free(b.pool);
+	if (rc)
+		die("cannot join the process pool: %s", procpool_strerror(rc));
+	if (srv.proc && !server_stop(&srv))
+		ok = false;
+	rc = tmpdir_free(dir);
+	if (rc)
+		die_errno(-rc, "cannot remove the temporary directory");
+	if (b.listen_fd >= 0)
+		close(b.listen_fd);
+	munmap(host_sems, MAX_HOSTS * sizeof *host_sems);
+	curl_global_cleanup();
+
+	if (ok) {
+		print_table(&b, rows, nrows);
+		if (opt.kv)
+			print_kv(rows, nrows);
+		if (opt.json)
+			write_json(&b, rows, nrows);
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		free(rows[i].jobs);
+		free(rows[i].out);
+	}
+	return ok ? 0 : 1;
+}
