@@ -55,13 +55,11 @@ matrix_wait_for() {
 	flunk "no progress line '$want' came"
 }
 
-# Every pid given is gone: not a process, or a zombie (dead; the program
-# that started it is gone, and reaping it is init's job now).
+# Every pid given is gone: not even a zombie is left for init to reap.
 matrix_all_gone() {
-	local pid st
+	local pid
 	for pid in "$@"; do
-		st=$(ps -o stat= -p "$pid" 2>/dev/null) || continue
-		[[ $st == Z* ]] && continue
+		! kill -0 "$pid" 2>/dev/null && continue
 		flunk "process $pid is still there:" "$(ps -o pid,ppid,stat,args -p "$pid")"
 		return 1
 	done
@@ -202,10 +200,7 @@ matrix_run_gated() {
 	exec {MATRIX_FD}<&-
 	wait "$MATRIX_PID" && status=0 || status=$?
 	[ "$status" -eq 0 ] || flunk "exit status $status:" "$(cat "$BATS_TEST_TMPDIR/rest")"
-	local pid
-	for pid in "${MATRIX_KIDS[@]}"; do
-		! kill -0 "$pid" 2>/dev/null || flunk "child $pid outlived it: $(ps -o pid,stat,args -p "$pid")"
-	done
+	matrix_all_gone "${MATRIX_KIDS[@]}"
 	[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
 }
 
@@ -219,10 +214,8 @@ matrix_run_gated() {
 	wait "$MATRIX_PID" && status=0 || status=$?
 	[ "$status" -eq 130 ] || flunk "SIGINT should end it as SIGINT does; exit status $status:" \
 		"$(cat "$BATS_TEST_TMPDIR/rest")"
-	# The workers die with it (PR_SET_PDEATHSIG): wait for that, bounded.
-	# shellcheck disable=SC2016  # the inner shell expands them
-	timeout 10 bash -c 'for p; do while kill -0 "$p" 2>/dev/null &&
-		[[ $(ps -o stat= -p "$p") != Z* ]]; do sleep 0.05; done; done' _ "${MATRIX_KIDS[@]}"
+	# It reaped them before the signal ended it: wait has returned, so
+	# nothing may be left, not even a zombie.
 	matrix_all_gone "${MATRIX_KIDS[@]}"
 	[ -z "$(ls -A "$TMPDIR")" ] || flunk "left behind:" "$(ls -AR "$TMPDIR")"
 }

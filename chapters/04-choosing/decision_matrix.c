@@ -46,6 +46,7 @@
 #include "executor.h"
 #include "http_get.h"
 #include "procpool.h"
+#include "stopsig.h"
 #include "tmpdir.h"
 
 #define IO_THREADS 50	/* the thread pool for I/O rows */
@@ -132,6 +133,51 @@ struct bench {
  * place a forked worker can find it.
  */
 static sem_t *host_sems;
+
+/*
+ * The pool's workers die with this process however it ends (each asked for
+ * PR_SET_PDEATHSIG), but a worker that outlives its parent even for a
+ * moment is left for init to reap.  So on Ctrl-C, SIGTERM or an exit
+ * before the pool was joined, a stopsig.h handler kills and reaps them
+ * itself.  A signal handler sees only statics: the table of pids is the
+ * one place it can look, changed only with the stop signals blocked.
+ */
+static struct {
+	pid_t pids[PROCPOOL_MAX_WORKERS];
+	int n;
+	struct sigaction prev[2];
+} reaper;
+
+static void reap_workers(void)
+{
+	for (int i = 0; i < reaper.n; i++) {
+		kill(reaper.pids[i], SIGKILL);
+		while (waitpid(reaper.pids[i], NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	reaper.n = 0;
+}
+
+static void reap_on_stop(int sig, siginfo_t *info, void *uctx)
+{
+	int saved = errno;
+
+	reap_workers();
+	errno = saved;
+	stopsig_pass_on(sig, info, uctx, reaper.prev);
+}
+
+/* Remember the pool's workers (@pool non-NULL) or forget them (NULL). */
+static void reaper_track(const struct procpool *pool)
+{
+	sigset_t old;
+
+	stopsig_block(&old);
+	reaper.n = pool ? procpool_size(pool) : 0;
+	for (int i = 0; i < reaper.n; i++)
+		reaper.pids[i] = procpool_pid(pool, i);
+	stopsig_restore(&old);
+}
 
 /* -------------------------------------------------------------- progress */
 
@@ -995,6 +1041,10 @@ int main(int argc, char **argv)
 	rc = procpool_new(&b.pool, (int)opt.workers);
 	if (rc)
 		die("cannot start the process pool: %s", procpool_strerror(rc));
+	reaper_track(b.pool);
+	rc = stopsig_install(reap_on_stop, reaper.prev, reap_workers);
+	if (rc)
+		die_errno(-rc, "cannot install the handler for SIGINT and SIGTERM");
 
 	/* The directory before the server: on Ctrl-C the server goes first. */
 	rc = tmpdir_new(&dir, "decision_matrix");
@@ -1036,6 +1086,7 @@ int main(int argc, char **argv)
 	procpool_close(b.pool);
 	rc = procpool_join(b.pool);
 	procpool_free(b.pool);
+	reaper_track(NULL);
 	if (rc)
 		die("cannot join the process pool: %s", procpool_strerror(rc));
 	if (srv.proc && !server_stop(&srv))
