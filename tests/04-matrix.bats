@@ -108,6 +108,21 @@ matrix_all_gone() {
 		"the event loop (100 at once) against sequential: $loop s vs $seq s"
 }
 
+@test "decision_matrix: no cell whose items sleep beats its ideal, so every limit held (2 fetches per host when scraping)" {
+	matrix_quick
+	assert_clean_exit
+	local cells
+	cells=$(printf '%s\n' "$output" | grep '^row=.* ideal=')
+	# The downloads, the scraping and the server, four ways each.
+	[ "$(printf '%s\n' "$cells" | wc -l)" -eq 16 ] || flunk "expected 16 cells with ideal=:" "$output"
+	# A sleep never ends early: a way that ran more at once than its limit
+	# (more than 2 pages of a host, say) would finish under its ideal.
+	printf '%s\n' "$cells" | awk '{
+		s = $3; i = $4; sub(/^seconds=/, "", s); sub(/^ideal=/, "", i)
+		if (s + 0 < i + 0) { print "under its ideal: " $0; bad = 1 }
+	} END { exit bad }' || flunk "cells faster than their sleeps allow:" "$cells"
+}
+
 @test "decision_matrix --json writes valid JSON with every row, approach, time and winner" {
 	matrix_quick
 	assert_clean_exit

@@ -87,9 +87,9 @@ struct sizes {
 	long few, few_ms, many, many_ms, images, side, facts, fact_n, fewq, manyq, db_rows;
 	long hosts, pages, scrape_ms, clients, rounds, backend_ms;
 };
-static const struct sizes FULL = { 5, 200, 1000, 10, 100, 256, 8, 30000, 10, 1000, 20000,
+static const struct sizes FULL = { 5, 200, 1000, 10, 100, 512, 8, 30000, 10, 1000, 20000,
 				   4, 10, 50, 16, 5, 20 };
-static const struct sizes QUICK = { 5, 100, 100, 30, 100, 48, 8, 3000, 5, 100, 2000,
+static const struct sizes QUICK = { 5, 100, 100, 30, 100, 96, 8, 8000, 5, 100, 2000,
 				    4, 5, 30, 8, 3, 10 };
 
 struct options {
@@ -785,15 +785,15 @@ static void print_table(const struct bench *b, struct row_run *rows, size_t n)
 			printf(" %8.3f s", r->seconds[a]);
 		printf("  %-10s %s%s\n", APPROACH_NAME[r->winner], APPROACH_NAME[ROWS[r->id].py],
 		       mark ? " *" : "");
-		if (mark && ROWS[r->id].cpu)
+		if (mark && ROWS[r->id].cpu && r->winner == THREADS)
 			cpu_note = true;
 		else if (mark)
 			other_note = true;
 	}
 	printf("\nEvery way gave the same answer in every row.\n");
 	if (cpu_note)
-		printf("* CPU-bound: C has no GIL, so threads run on every core and skip the"
-		       " copies to processes.\n");
+		printf("* CPU-bound: C has no GIL, so threads run on every core, as processes"
+		       " do, without\n  forking or copying.\n");
 	if (other_note)
 		printf("* Python's pick is over 10%% slower than C's winner on this machine.\n");
 	printf("threads: a pool of %d (CPU rows: %d); processes: a pool of %d;"
@@ -805,12 +805,55 @@ static void print_table(const struct bench *b, struct row_run *rows, size_t n)
 	       " without\nblocking, runs in run_in_executor's threads (as with asyncio).\n");
 }
 
-static void print_kv(const struct row_run *rows, size_t n)
+static long ceil_div(long a, long b)
 {
-	for (size_t i = 0; i < n; i++)
-		for (int a = 0; a < NAPPROACH; a++)
-			printf("row=%s approach=%s seconds=%.6f\n", ROWS[rows[i].id].id,
+	return (a + b - 1) / b;
+}
+
+/*
+ * The time way @a could take at best on a row whose items sleep: the
+ * sleeps alone, as many at once as its limits allow; 0 for a row bound by
+ * the CPU or the disk, which has no such bound.
+ */
+static double ideal_seconds(const struct bench *b, const struct row_run *r, enum approach a)
+{
+	const struct sizes *sz = b->sz;
+	long n = (long)r->n, at_once[NAPPROACH] = { 1, IO_THREADS, b->opt->workers, LOOP_LIMIT };
+	long rounds;
+
+	switch (r->id) {
+	case FEW:
+	case MANY:
+		return (double)ceil_div(n, at_once[a]) * (double)r->jobs[0].delay_ms / 1000;
+	case SCRAPE:
+		/* Each host's pages go HOST_LIMIT at a time, whatever the pool. */
+		rounds = ceil_div(n, at_once[a]);
+		if (a != SEQ && rounds < ceil_div(sz->pages, HOST_LIMIT))
+			rounds = ceil_div(sz->pages, HOST_LIMIT);
+		return (double)rounds * (double)sz->scrape_ms / 1000;
+	case SERVER:
+		/* The loop serves every client at once; the others one per worker. */
+		rounds = a == LOOP ? 1 : ceil_div(n, at_once[a]);
+		return (double)(rounds * sz->rounds * sz->backend_ms) / 1000;
+	default:
+		return 0;
+	}
+}
+
+/* One line per cell, for make bench: ideal= only where there is one. */
+static void print_kv(const struct bench *b, const struct row_run *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (int a = 0; a < NAPPROACH; a++) {
+			double ideal = ideal_seconds(b, &rows[i], (enum approach)a);
+
+			printf("row=%s approach=%s seconds=%.6f", ROWS[rows[i].id].id,
 			       APPROACH_KEY[a], rows[i].seconds[a]);
+			if (ideal > 0)
+				printf(" ideal=%.6f", ideal);
+			printf("\n");
+		}
+	}
 }
 
 static void write_json(const struct bench *b, const struct row_run *rows, size_t n)
@@ -917,7 +960,8 @@ static void usage(void)
 	       "  --workers N    processes in the pool, threads for CPU rows (1 to 64;\n"
 	       "                 default: the CPUs this process may run on)\n"
 	       "  --json FILE    also write the matrix to FILE as JSON\n"
-	       "  --kv           also print 'row=ID approach=WAY seconds=S' per cell\n"
+	       "  --kv           also print 'row=ID approach=WAY seconds=S' per cell, with\n"
+	       "                 ideal=S, the sleeps alone, where the row's items sleep\n"
 	       "  --quiet        no progress lines on stderr\n"
 	       "  --help         show this and exit\n"
 	       "\n"
@@ -1102,7 +1146,7 @@ int main(int argc, char **argv)
 	if (ok) {
 		print_table(&b, rows, nrows);
 		if (opt.kv)
-			print_kv(rows, nrows);
+			print_kv(&b, rows, nrows);
 		if (opt.json)
 			write_json(&b, rows, nrows);
 	}
