@@ -49,9 +49,9 @@
 #include "stopsig.h"
 #include "tmpdir.h"
 
-#define IO_THREADS 50	/* the thread pool for I/O rows */
-#define LOOP_LIMIT 100	/* transfers the event loop has on the network at once */
-#define HOST_LIMIT 2	/* fetches per host at once, when scraping */
+#define IO_THREADS 50  /* the thread pool for I/O rows */
+#define LOOP_LIMIT 100 /* transfers the event loop has on the network at once */
+#define HOST_LIMIT 2   /* fetches per host at once, when scraping */
 #define MAX_HOSTS 8
 #define ERRMAX 512
 #define SERVER_START_MS 10000
@@ -87,10 +87,10 @@ struct sizes {
 	long few, few_ms, many, many_ms, images, side, facts, fact_n, fewq, manyq, db_rows;
 	long hosts, pages, scrape_ms, clients, rounds, backend_ms;
 };
-static const struct sizes FULL = { 5, 200, 1000, 10, 100, 512, 8, 30000, 10, 1000, 20000,
-				   4, 10, 50, 16, 5, 20 };
-static const struct sizes QUICK = { 5, 100, 100, 30, 100, 96, 8, 8000, 5, 100, 2000,
-				    4, 5, 30, 8, 3, 10 };
+static const struct sizes FULL = { 5,	 200,	1000, 10, 100, 512, 8, 30000, 10,
+				   1000, 20000, 4,    10, 50,  16,  5, 20 };
+static const struct sizes QUICK = { 5,	 100,  100, 30, 100, 96, 8, 8000, 5,
+				    100, 2000, 4,   5,	30,  8,	 3, 10 };
 
 struct options {
 	bool quick, kv, quiet;
@@ -105,8 +105,8 @@ struct row_run {
 	char name[40];
 	struct dm_job *jobs;
 	size_t n;
-	uint64_t *out;			/* the answers of the way being run */
-	uint64_t answer[NAPPROACH];	/* folded */
+	uint64_t *out;		    /* the answers of the way being run */
+	uint64_t answer[NAPPROACH]; /* folded */
 	double seconds[NAPPROACH];
 	enum approach winner;
 };
@@ -409,9 +409,9 @@ static int lmain_step(struct co_task *t)
 {
 	struct lrun *lr = (struct lrun *)t;
 	struct row_run *r = lr->r;
-	co_step_fn *step = r->jobs[0].kind == DM_FETCH ? lfetch_step :
-			   r->jobs[0].kind == DM_QUERY ? lquery_step :
-							 lcpu_step;
+	co_step_fn *step = r->jobs[0].kind == DM_FETCH	 ? lfetch_step
+			   : r->jobs[0].kind == DM_QUERY ? lquery_step
+							 : lcpu_step;
 	int err;
 
 	CO_BEGIN(t);
@@ -699,8 +699,8 @@ static void make_jobs(struct bench *b, struct row_run *r)
 		j->index = (unsigned)i;
 		/* Files of different sizes, so that each answer is its own. */
 		j->size = base.kind == DM_FETCH ? 1024 + (long)(i % 97) * 61 : base.size;
-		j->n = base.kind == DM_FACT ? (unsigned long)sz->fact_n + i :
-					      (unsigned long)sz->rounds;
+		j->n = base.kind == DM_FACT ? (unsigned long)sz->fact_n + i
+					    : (unsigned long)sz->rounds;
 		if (r->id == SCRAPE)
 			j->host = (int)(i % (size_t)sz->hosts);
 	}
@@ -750,8 +750,8 @@ static bool run_row(struct bench *b, struct row_run *r)
 			progress_done(b);
 			fflush(stdout);
 			fprintf(stderr,
-				"%s: %s: %s's answer %016" PRIx64 " differs from sequential's %016" PRIx64
-				"\n",
+				"%s: %s: %s's answer %016" PRIx64
+				" differs from sequential's %016" PRIx64 "\n",
 				wb_progname(), r->name, APPROACH_NAME[a], r->answer[a],
 				r->answer[SEQ]);
 			return false;
@@ -774,8 +774,8 @@ static void print_table(const struct bench *b, struct row_run *rows, size_t n)
 {
 	bool cpu_note = false, other_note = false;
 
-	printf("%-24s %10s %10s %10s %10s  %-10s %s\n", "row", "sequential", "threads",
-	       "processes", "event loop", "C winner", "Python's");
+	printf("%-24s %10s %10s %10s %10s  %-10s %s\n", "row", "sequential", "threads", "processes",
+	       "event loop", "C winner", "Python's");
 	for (size_t i = 0; i < n; i++) {
 		const struct row_run *r = &rows[i];
 		bool mark = differs(r);
@@ -870,7 +870,8 @@ static void write_json(const struct bench *b, const struct row_run *rows, size_t
 	for (size_t i = 0; i < n; i++) {
 		const struct row_run *r = &rows[i];
 
-		fprintf(f, "%s\n  {\"id\": \"%s\", \"name\": \"%s\", \"items\": %zu, \"seconds\": {",
+		fprintf(f,
+			"%s\n  {\"id\": \"%s\", \"name\": \"%s\", \"items\": %zu, \"seconds\": {",
 			i ? "," : "", ROWS[r->id].id, r->name, r->n);
 		for (int a = 0; a < NAPPROACH; a++)
 			fprintf(f, "%s\"%s\": %.6f", a ? ", " : "", APPROACH_KEY[a], r->seconds[a]);
@@ -898,7 +899,7 @@ static void server_start(struct server *srv, struct tmpdir *dir)
 {
 	char port_file[PATH_MAX], how[64];
 	char *argv[] = { srv->path, "--quiet",	   "--port", "0", "--port-file",
-			 port_file, "--max-conns", "200",  NULL };
+			 port_file, "--max-conns", "200",    NULL };
 	int rc, status;
 
 	rc = child_find_fixture("httpd", srv->path, sizeof srv->path);

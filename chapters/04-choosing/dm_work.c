@@ -346,8 +346,7 @@ int dm_write_reply(int fd, const char *line, size_t len)
 	return write_all(fd, reply, (size_t)n);
 }
 
-int dm_client(long port, unsigned id, unsigned long rounds, uint64_t *out, char *err,
-	      size_t errlen)
+int dm_client(long port, unsigned id, unsigned long rounds, uint64_t *out, char *err, size_t errlen)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET,
 				 .sin_port = htons((uint16_t)port),
