@@ -15,11 +15,12 @@
  *	             fetches, a task per client for the server, and for what
  *	             has no non-blocking form (CPU work, SQLite) what asyncio
  *	             does: the loop's own thread, or run_in_executor
+ * (dm_ways.h runs a row each way; dm_work.h has what one item does.)
  * Every item of a row gives a 64-bit answer (dm_work.h); each way's
  * answers, folded in item order, must equal the sequential ones, or the
  * program says which row and way differ and exits 1.
  */
-#define _GNU_SOURCE /* accept4 */
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -31,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,12 +39,11 @@
 #include "check.h"
 #include "child.h"
 #include "clock.h"
-#include "co.h"
 #include "cpu.h"
 #include "dbfile.h"
+#include "dm_ways.h"
 #include "dm_work.h"
 #include "executor.h"
-#include "http_get.h"
 #include "procpool.h"
 #include "stopsig.h"
 #include "tmpdir.h"
@@ -52,7 +51,6 @@
 #define IO_THREADS 50  /* the thread pool for I/O rows */
 #define LOOP_LIMIT 100 /* transfers the event loop has on the network at once */
 #define HOST_LIMIT 2   /* fetches per host at once, when scraping */
-#define MAX_HOSTS 8
 #define ERRMAX 512
 #define SERVER_START_MS 10000
 
@@ -121,18 +119,13 @@ struct bench {
 	int listen_fd;
 	long listen_port;
 	char db[DM_PATH_MAX];
+	/* The scraping row's per-host limits: process-shared semaphores in
+	 * memory mapped before the pool forks, so that a worker process and
+	 * a thread of this one wait on the same count. */
+	sem_t *host_sems;
 	bool tty;
 	int progress_width;
 };
-
-/*
- * The scraping row's per-host limits, as process-shared semaphores in
- * shared memory: mapped before the pool forks, so that a worker process
- * and a thread of this one wait on the same count.  A procpool task has no
- * argument but its input bytes, so the pointer is kept here, in the one
- * place a forked worker can find it.
- */
-static sem_t *host_sems;
 
 /*
  * The pool's workers die with this process however it ends (each asked for
@@ -143,6 +136,7 @@ static sem_t *host_sems;
  * one place it can look, changed only with the stop signals blocked.
  */
 static struct {
+	pid_t owner; /* this process: a worker forked later inherits the table */
 	pid_t pids[PROCPOOL_MAX_WORKERS];
 	int n;
 	struct sigaction prev[2];
@@ -150,6 +144,8 @@ static struct {
 
 static void reap_workers(void)
 {
+	if (getpid() != reaper.owner)
+		return;
 	for (int i = 0; i < reaper.n; i++) {
 		kill(reaper.pids[i], SIGKILL);
 		while (waitpid(reaper.pids[i], NULL, 0) < 0 && errno == EINTR)
@@ -173,6 +169,7 @@ static void reaper_track(const struct procpool *pool)
 	sigset_t old;
 
 	stopsig_block(&old);
+	reaper.owner = getpid();
 	reaper.n = pool ? procpool_size(pool) : 0;
 	for (int i = 0; i < reaper.n; i++)
 		reaper.pids[i] = procpool_pid(pool, i);
@@ -203,367 +200,6 @@ static void progress_done(struct bench *b)
 		fprintf(stderr, "\r%*s\r", b->progress_width, "");
 }
 
-/* ---------------------------------------------------------- the four ways */
-
-/* A thread's view of one item: the answer lands in its own slot. */
-struct slot {
-	const struct dm_job *job;
-	uint64_t out;
-};
-
-/* Run @j, holding its host's permit while it runs, if it has a host. */
-static int run_limited(const struct dm_job *j, uint64_t *out, char *err, size_t errlen)
-{
-	int rc;
-
-	if (j->host < 0)
-		return dm_job_run(j, out, err, errlen);
-	while (sem_wait(&host_sems[j->host]) != 0)
-		if (errno != EINTR)
-			return -errno;
-	rc = dm_job_run(j, out, err, errlen);
-	sem_post(&host_sems[j->host]);
-	return rc;
-}
-
-static int slot_task(void *arg, void **result, char *err, size_t errlen)
-{
-	struct slot *s = arg;
-
-	(void)result;
-	return run_limited(s->job, &s->out, err, errlen);
-}
-
-static int pool_task(const void *in, size_t len, struct pp_out *out)
-{
-	struct dm_job j;
-	char err[PROCPOOL_ERRMAX] = "";
-	uint64_t v;
-	int rc;
-
-	if (len != sizeof j)
-		return -EINVAL;
-	memcpy(&j, in, sizeof j);
-	rc = run_limited(&j, &v, err, sizeof err);
-	if (rc) {
-		pp_out_error(out, "%s", err);
-		return rc;
-	}
-	return pp_out_write(out, &v, sizeof v);
-}
-
-static int run_seq(struct row_run *r, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < r->n; i++) {
-		int rc = dm_job_run(&r->jobs[i], &r->out[i], err, errlen);
-
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-static int run_threads(struct executor *ex, struct row_run *r, char *err, size_t errlen)
-{
-	struct slot *slots = xcalloc(r->n, sizeof *slots);
-	void **args = xcalloc(r->n, sizeof *args), **results = xcalloc(r->n, sizeof *results);
-	int rc;
-
-	for (size_t i = 0; i < r->n; i++) {
-		slots[i].job = &r->jobs[i];
-		args[i] = &slots[i];
-	}
-	rc = executor_map(ex, slot_task, args, r->n, results, -1, err, errlen);
-	for (size_t i = 0; !rc && i < r->n; i++)
-		r->out[i] = slots[i].out;
-	free(results);
-	free(args);
-	free(slots);
-	return rc;
-}
-
-static int run_procs(struct procpool *pool, struct row_run *r, char *err, size_t errlen)
-{
-	struct pp_blob *in = xcalloc(r->n, sizeof *in);
-	struct pp_result *res = xcalloc(r->n, sizeof *res);
-	int rc;
-
-	for (size_t i = 0; i < r->n; i++)
-		in[i] = (struct pp_blob){ &r->jobs[i], sizeof r->jobs[i] };
-	/* One item per chunk: an item that sleeps must not hold up the next. */
-	rc = procpool_map(pool, pool_task, in, r->n, 1, res);
-	for (size_t i = 0; i < r->n; i++) {
-		if (!rc && res[i].len != sizeof r->out[i])
-			rc = -EPROTO;
-		if (!rc)
-			memcpy(&r->out[i], res[i].data, sizeof r->out[i]);
-		else if (res[i].err && !err[0])
-			snprintf(err, errlen, "item %zu: %s", i,
-				 res[i].msg[0] ? res[i].msg : procpool_strerror(res[i].err));
-		pp_result_release(&res[i]);
-	}
-	free(res);
-	free(in);
-	return rc;
-}
-
-/* The event loop: one task per item, gathered by main's task. */
-struct litem {
-	struct co_task task;
-	struct lrun *run;
-	size_t i;
-	struct hg_request req;
-	char url[128];
-	struct slot slot;
-	struct co_exec exec; /* run_in_executor, for SQLite */
-	int err;
-	char why[CURL_ERROR_SIZE + 160];
-};
-
-struct lrun {
-	struct co_task task;
-	struct row_run *r;
-	struct executor *ex;
-	struct hg *hg;
-	struct co_sem limit, hosts[MAX_HOSTS];
-	struct litem *items;
-	struct co_task **tasks;
-	struct co_callback *cbs;
-	struct co_gather gather;
-};
-
-/* A fetch on the loop: the host's permit, then one of the loop's. */
-static int lfetch_step(struct co_task *t)
-{
-	struct litem *it = (struct litem *)t;
-	struct lrun *lr = it->run;
-	const struct dm_job *j = &lr->r->jobs[it->i];
-
-	CO_BEGIN(t);
-	if (j->host >= 0) {
-		CO_AWAIT(t, co_sem_acquire(t, &lr->hosts[j->host]), &it->err);
-		if (it->err)
-			CO_RETURN(t, it->err);
-	}
-	CO_AWAIT(t, co_sem_acquire(t, &lr->limit), &it->err);
-	if (!it->err) {
-		dm_fetch_url(j, it->url, sizeof it->url);
-		it->req.url = it->url;
-		it->req.body_cap = (size_t)j->size;
-		it->req.body = malloc(it->req.body_cap + 1);
-		if (it->req.body)
-			CO_AWAIT(t, hg_get(t, lr->hg, &it->req), &it->err);
-		else
-			it->err = -ENOMEM;
-		co_sem_release(&lr->limit);
-	}
-	if (j->host >= 0)
-		co_sem_release(&lr->hosts[j->host]);
-	if (it->err) {
-		snprintf(it->why, sizeof it->why, "%s: %s", it->url,
-			 it->req.errmsg[0] ? it->req.errmsg : strerror(-it->err));
-	} else if (it->req.status != 200 || it->req.bytes != (size_t)j->size) {
-		snprintf(it->why, sizeof it->why, "%s: status %ld, %zu bytes", it->url,
-			 it->req.status, it->req.bytes);
-		it->err = -EIO;
-	} else {
-		lr->r->out[it->i] = dm_fnv(DM_FNV_START, it->req.body, it->req.bytes);
-	}
-	free(it->req.body);
-	it->req.body = NULL;
-	CO_RETURN(t, it->err);
-	CO_END(t);
-}
-
-/* SQLite has no non-blocking calls: asyncio's answer is a thread. */
-static int lquery_step(struct co_task *t)
-{
-	struct litem *it = (struct litem *)t;
-	struct lrun *lr = it->run;
-
-	CO_BEGIN(t);
-	it->slot.job = &lr->r->jobs[it->i];
-	CO_AWAIT(t, co_run_in_executor(t, &it->exec, lr->ex, slot_task, &it->slot), &it->err);
-	if (it->err)
-		snprintf(it->why, sizeof it->why, "%s",
-			 it->exec.err[0] ? it->exec.err : strerror(-it->err));
-	else
-		lr->r->out[it->i] = it->slot.out;
-	CO_RETURN(t, it->err);
-	CO_END(t);
-}
-
-/* CPU work on the loop runs on the loop's one thread, item after item. */
-static int lcpu_step(struct co_task *t)
-{
-	struct litem *it = (struct litem *)t;
-	struct row_run *r = it->run->r;
-
-	CO_BEGIN(t);
-	it->err = dm_job_run(&r->jobs[it->i], &r->out[it->i], it->why, sizeof it->why);
-	CO_RETURN(t, it->err);
-	CO_END(t);
-}
-
-static int lmain_step(struct co_task *t)
-{
-	struct lrun *lr = (struct lrun *)t;
-	struct row_run *r = lr->r;
-	co_step_fn *step = r->jobs[0].kind == DM_FETCH	 ? lfetch_step
-			   : r->jobs[0].kind == DM_QUERY ? lquery_step
-							 : lcpu_step;
-	int err;
-
-	CO_BEGIN(t);
-	if (step == lfetch_step) {
-		err = hg_new(&lr->hg, co_loop(t));
-		if (err)
-			CO_RETURN(t, err);
-	}
-	for (size_t i = 0; i < r->n; i++) {
-		lr->items[i].run = lr;
-		lr->items[i].i = i;
-		lr->tasks[i] = &lr->items[i].task;
-		co_task_start(co_loop(t), lr->tasks[i], step, "item");
-	}
-	/* return_exceptions: every item finishes before the row is judged. */
-	CO_AWAIT(t, co_gather(t, &lr->gather, lr->tasks, lr->cbs, r->n, true), &err);
-	hg_free(lr->hg);
-	CO_RETURN(t, err);
-	CO_END(t);
-}
-
-static int run_loop(struct executor *ex, struct row_run *r, char *err, size_t errlen)
-{
-	struct lrun lr = { .r = r, .ex = ex };
-	int rc;
-
-	co_sem_init(&lr.limit, LOOP_LIMIT);
-	for (int h = 0; h < MAX_HOSTS; h++)
-		co_sem_init(&lr.hosts[h], HOST_LIMIT);
-	lr.items = xcalloc(r->n, sizeof *lr.items);
-	lr.tasks = xcalloc(r->n, sizeof *lr.tasks);
-	lr.cbs = xcalloc(r->n, sizeof *lr.cbs);
-	rc = co_run(&lr.task, lmain_step);
-	if (rc)
-		snprintf(err, errlen, "the event loop: %s", strerror(-rc));
-	for (size_t i = 0; !rc && i < r->n; i++) {
-		if (lr.items[i].err) {
-			rc = lr.items[i].err;
-			snprintf(err, errlen, "item %zu: %s", i, lr.items[i].why);
-		}
-	}
-	free(lr.cbs);
-	free(lr.tasks);
-	free(lr.items);
-	return rc;
-}
-
-/* ------------------------------------------------- the real-time server */
-
-/*
- * The server row: --clients clients, each on a thread of its own, do
- * --rounds round trips against a server run one of the four ways on the
- * listening socket main opened before the pool forked (so the pool's
- * workers hold it too: a pre-forked server).  The server waits its
- * backend's delay before each reply.
- */
-struct lconn {
-	struct co_task task;
-	struct lsrv *srv;
-	int fd;
-	long len;
-	char line[32];
-	unsigned long served;
-	int err;
-};
-
-struct lsrv {
-	struct co_task task;
-	int listen_fd;
-	long backend_ms;
-	size_t n, accepted;
-	struct lconn *conns;
-	struct co_task **tasks;
-	struct co_callback *cbs;
-	struct co_gather gather;
-	int err;
-};
-
-static int lconn_step(struct co_task *t)
-{
-	struct lconn *c = (struct lconn *)t;
-	int err;
-
-	CO_BEGIN(t);
-	for (;;) {
-		CO_AWAIT(t, co_wait_fd(t, c->fd, LOOP_READ), &err);
-		if (err < 0) {
-			c->err = err;
-			break;
-		}
-		c->len = dm_read_line(c->fd, c->line, sizeof c->line);
-		if (c->len <= 0) {
-			c->err = (int)c->len;
-			break;
-		}
-		CO_AWAIT(t, co_sleep(t, c->srv->backend_ms), &err);
-		c->err = err ? err : dm_write_reply(c->fd, c->line, (size_t)c->len);
-		if (c->err)
-			break;
-		c->served++;
-	}
-	close(c->fd);
-	CO_RETURN(t, c->err);
-	CO_END(t);
-}
-
-static int lsrv_step(struct co_task *t)
-{
-	struct lsrv *s = (struct lsrv *)t;
-	int err, fd;
-
-	CO_BEGIN(t);
-	while (s->accepted < s->n) {
-		CO_AWAIT(t, co_wait_fd(t, s->listen_fd, LOOP_READ), &err);
-		fd = err < 0 ? err : accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			s->err = err < 0 ? err : -errno;
-			break;
-		}
-		s->conns[s->accepted].srv = s;
-		s->conns[s->accepted].fd = fd;
-		s->tasks[s->accepted] = &s->conns[s->accepted].task;
-		co_task_start(co_loop(t), s->tasks[s->accepted], lconn_step, "conn");
-		s->accepted++;
-	}
-	CO_AWAIT(t, co_gather(t, &s->gather, s->tasks, s->cbs, s->accepted, true), &err);
-	CO_RETURN(t, s->err ? s->err : err);
-	CO_END(t);
-}
-
-static int serve_loop(struct bench *b, struct row_run *r, char *err, size_t errlen)
-{
-	struct lsrv s = { .listen_fd = b->listen_fd, .backend_ms = b->sz->backend_ms, .n = r->n };
-	int rc;
-
-	s.conns = xcalloc(r->n, sizeof *s.conns);
-	s.tasks = xcalloc(r->n, sizeof *s.tasks);
-	s.cbs = xcalloc(r->n, sizeof *s.cbs);
-	rc = co_run(&s.task, lsrv_step);
-	for (size_t i = 0; i < s.accepted; i++) {
-		if (!rc && s.conns[i].err)
-			rc = s.conns[i].err;
-		r->out[i] = s.conns[i].served;
-	}
-	if (rc)
-		snprintf(err, errlen, "the event loop's server: %s", strerror(-rc));
-	free(s.cbs);
-	free(s.tasks);
-	free(s.conns);
-	return rc;
-}
-
 struct client {
 	long port;
 	unsigned id;
@@ -587,6 +223,7 @@ static int client_task(void *arg, void **result, char *err, size_t errlen)
 static int run_server(struct bench *b, struct row_run *r, enum approach way, char *err,
 		      size_t errlen)
 {
+	struct dm_batch batch = { r->jobs, r->n, r->out };
 	struct client *cl = xcalloc(r->n, sizeof *cl);
 	struct future **fs = xcalloc(r->n, sizeof *fs);
 	unsigned long served = 0;
@@ -606,13 +243,13 @@ static int run_server(struct bench *b, struct row_run *r, enum approach way, cha
 	if (rc) {
 		snprintf(err, errlen, "cannot start the clients: %s", executor_strerror(rc));
 	} else if (way == SEQ) {
-		rc = run_seq(r, err, errlen);
+		rc = dm_run_seq(&batch, err, errlen);
 	} else if (way == THREADS) {
-		rc = run_threads(b->io, r, err, errlen);
+		rc = dm_run_threads(b->io, &batch, err, errlen);
 	} else if (way == PROCS) {
-		rc = run_procs(b->pool, r, err, errlen);
+		rc = dm_run_procs(b->pool, &batch, err, errlen);
 	} else {
-		rc = serve_loop(b, r, err, errlen);
+		rc = dm_serve_loop(b->listen_fd, b->sz->backend_ms, &batch, err, errlen);
 	}
 	/* Each client gives up within DM_IO_TIMEOUT_MS if the server failed. */
 	for (size_t i = 0; i < r->n && fs[i]; i++) {
@@ -701,8 +338,10 @@ static void make_jobs(struct bench *b, struct row_run *r)
 		j->size = base.kind == DM_FETCH ? 1024 + (long)(i % 97) * 61 : base.size;
 		j->n = base.kind == DM_FACT ? (unsigned long)sz->fact_n + i
 					    : (unsigned long)sz->rounds;
-		if (r->id == SCRAPE)
+		if (r->id == SCRAPE) {
 			j->host = (int)(i % (size_t)sz->hosts);
+			j->host_sem = &b->host_sems[j->host];
+		}
 	}
 }
 
@@ -714,6 +353,8 @@ static uint64_t fold(const uint64_t *out, size_t n)
 /* Run row @r every way; false (after saying why) if a way failed or disagreed. */
 static bool run_row(struct bench *b, struct row_run *r)
 {
+	struct dm_batch batch = { r->jobs, r->n, r->out };
+
 	for (int a = 0; a < NAPPROACH; a++) {
 		struct executor *ex = ROWS[r->id].cpu ? b->cpu : b->io;
 		char err[ERRMAX] = "";
@@ -723,20 +364,20 @@ static bool run_row(struct bench *b, struct row_run *r)
 		progress(b, r->name, APPROACH_NAME[a]);
 		memset(r->out, 0, r->n * sizeof *r->out);
 		if (r->id == SCRAPE)
-			for (int h = 0; h < MAX_HOSTS; h++)
-				if (sem_init(&host_sems[h], 1, HOST_LIMIT) != 0)
+			for (int h = 0; h < DM_MAX_HOSTS; h++)
+				if (sem_init(&b->host_sems[h], 1, HOST_LIMIT) != 0)
 					die_errno(errno, "sem_init");
 		start = clk_now_ns();
 		if (r->id == SERVER)
 			rc = run_server(b, r, (enum approach)a, err, sizeof err);
 		else if (a == SEQ)
-			rc = run_seq(r, err, sizeof err);
+			rc = dm_run_seq(&batch, err, sizeof err);
 		else if (a == THREADS)
-			rc = run_threads(ex, r, err, sizeof err);
+			rc = dm_run_threads(ex, &batch, err, sizeof err);
 		else if (a == PROCS)
-			rc = run_procs(b->pool, r, err, sizeof err);
+			rc = dm_run_procs(b->pool, &batch, err, sizeof err);
 		else
-			rc = run_loop(b->io, r, err, sizeof err);
+			rc = dm_run_loop(b->io, &batch, LOOP_LIMIT, HOST_LIMIT, err, sizeof err);
 		r->seconds[a] = clk_since(start);
 		if (rc) {
 			progress_done(b);
@@ -1074,9 +715,9 @@ int main(int argc, char **argv)
 		die("curl_global_init: %s", curl_easy_strerror(crc));
 	if (sigaction(SIGPIPE, &ignore, NULL) < 0)
 		die_errno(errno, "sigaction(SIGPIPE)");
-	host_sems = mmap(NULL, MAX_HOSTS * sizeof *host_sems, PROT_READ | PROT_WRITE,
-			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (host_sems == MAP_FAILED)
+	b.host_sems = mmap(NULL, DM_MAX_HOSTS * sizeof *b.host_sems, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (b.host_sems == MAP_FAILED)
 		die_errno(errno, "mmap");
 	if (opt.rows[SERVER]) {
 		b.listen_fd = dm_listen(&b.listen_port);
@@ -1141,7 +782,7 @@ int main(int argc, char **argv)
 		die_errno(-rc, "cannot remove the temporary directory");
 	if (b.listen_fd >= 0)
 		close(b.listen_fd);
-	munmap(host_sems, MAX_HOSTS * sizeof *host_sems);
+	munmap(b.host_sems, DM_MAX_HOSTS * sizeof *b.host_sems);
 	curl_global_cleanup();
 
 	if (ok) {

@@ -4,8 +4,10 @@
  * runs the same items one by one, on threads, in worker processes and
  * (where the row has no coroutine of its own) on the event loop's thread.
  *
- * An item is described by a struct dm_job, plain bytes with no pointer, so
- * that it can travel to a worker process as a task's input unchanged.  An
+ * An item is described by a struct dm_job, plain bytes, so that it can
+ * travel to a worker process as a task's input unchanged.  Its one pointer,
+ * host_sem, points into shared memory mapped before the pool forked, which
+ * lies at the same address in every worker.  An
  * item's answer is one 64-bit number (a hash of what it fetched, computed
  * or read): a row's answer is those numbers folded in item order, so two
  * approaches agree exactly when every item gave the same answer.
@@ -17,6 +19,7 @@
 #ifndef WB_DM_WORK_H
 #define WB_DM_WORK_H
 
+#include <semaphore.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,7 +43,8 @@ struct dm_job {
 	long size;	 /* DM_FETCH: body bytes; DM_IMAGE: width and height */
 	unsigned long n; /* DM_FACT: which factorial; DM_SERVE: requests per client */
 	int fd;		 /* DM_SERVE: the listening socket */
-	int host;	 /* the caller's: whose per-host limit applies, -1 none */
+	int host;	 /* whose per-host limit applies (dm_ways.h), -1 none */
+	sem_t *host_sem; /* that host's semaphore, in memory shared with the pool */
 	char db[DM_PATH_MAX];
 };
 
