@@ -76,21 +76,37 @@ int dm_run_seq(const struct dm_batch *r, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Submit every item, then wait for every future, failed or not: a task
+ * must not outlive the slots it writes to, so nothing is left running
+ * when this returns, whatever happened.
+ */
 int dm_run_threads(struct executor *ex, const struct dm_batch *r, char *err, size_t errlen)
 {
 	struct slot *slots = xcalloc(r->n, sizeof *slots);
-	void **args = xcalloc(r->n, sizeof *args), **results = xcalloc(r->n, sizeof *results);
-	int rc;
+	struct future **fs = xcalloc(r->n, sizeof *fs);
+	int rc = 0;
 
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0; i < r->n && !rc; i++) {
 		slots[i].job = &r->jobs[i];
-		args[i] = &slots[i];
+		rc = executor_submit(ex, slot_task, &slots[i], &fs[i]);
+		if (rc)
+			snprintf(err, errlen, "item %zu: %s", i, executor_strerror(rc));
 	}
-	rc = executor_map(ex, slot_task, args, r->n, results, -1, err, errlen);
-	for (size_t i = 0; !rc && i < r->n; i++)
-		r->out[i] = slots[i].out;
-	free(results);
-	free(args);
+	for (size_t i = 0; i < r->n && fs[i]; i++) {
+		int one = future_result(fs[i], -1, NULL);
+
+		if (one && !rc) {
+			rc = one;
+			snprintf(err, errlen, "item %zu: %s", i,
+				 future_errmsg(fs[i])[0] ? future_errmsg(fs[i])
+							 : executor_strerror(one));
+		}
+		if (!one)
+			r->out[i] = slots[i].out;
+		future_unref(fs[i]);
+	}
+	free(fs);
 	free(slots);
 	return rc;
 }
@@ -101,12 +117,15 @@ int dm_run_procs(struct procpool *pool, const struct dm_batch *r, char *err, siz
 	struct pp_result *res = xcalloc(r->n, sizeof *res);
 	int rc;
 
+	err[0] = '\0';
 	for (size_t i = 0; i < r->n; i++)
 		in[i] = (struct pp_blob){ &r->jobs[i], sizeof r->jobs[i] };
 	rc = procpool_map(pool, pool_task, in, r->n, 1, res);
 	for (size_t i = 0; i < r->n; i++) {
-		if (!rc && res[i].len != sizeof r->out[i])
+		if (!rc && res[i].len != sizeof r->out[i]) {
+			snprintf(err, errlen, "item %zu: an answer of %zu bytes", i, res[i].len);
 			rc = -EPROTO;
+		}
 		if (!rc)
 			memcpy(&r->out[i], res[i].data, sizeof r->out[i]);
 		else if (res[i].err && !err[0])
@@ -373,4 +392,3 @@ int dm_serve_loop(int listen_fd, long backend_ms, const struct dm_batch *r, char
 	free(s.conns);
 	return rc;
 }
-
