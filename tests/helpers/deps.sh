@@ -8,7 +8,8 @@
 # are patches), git (the format check and the checks that copy the workbook
 # list its files), clang-format (make format-check), gdb (when a check times
 # out, it says where each thread of the stuck program waited), tmux (the
-# checks of `workbook watch` drive it through a real terminal), and wrk (make
+# checks of `workbook watch` drive it through a real terminal), jq (the checks
+# read the JSON that decision_matrix and make bench write), and wrk (make
 # bench loads chapter 03's server with it).
 # On Debian or Ubuntu, as root or with sudo, missing pieces are installed with
 # apt-get; elsewhere the exact commands are printed and the build stops.
@@ -38,6 +39,7 @@ have tmux || missing+=(tmux)
 have awk || missing+=(mawk)
 have timeout || missing+=(coreutils)
 have wrk || missing+=(wrk)
+have jq || missing+=(jq)
 if have pkg-config; then
 	pkg-config --exists libcurl || missing+=(libcurl4-openssl-dev)
 	pkg-config --exists sqlite3 || missing+=(libsqlite3-dev)
@@ -74,9 +76,9 @@ fi
 
 cat <<TXT
 deps: this system has no apt-get; install the equivalent of the list above:
-  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux wrk libcurl4-openssl-dev libsqlite3-dev libgmp-dev libuv1-dev libopenmpi-dev openmpi-bin
-  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux wrk libcurl-devel sqlite-devel gmp-devel libuv-devel openmpi-devel
-  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format gmp tmux wrk libuv open-mpi
+  Debian/Ubuntu: sudo apt-get install -y gcc make pkg-config bats curl sqlite3 patch git clang-format gdb tmux wrk jq libcurl4-openssl-dev libsqlite3-dev libgmp-dev libuv1-dev libopenmpi-dev openmpi-bin
+  Fedora:        sudo dnf install -y gcc make pkgconf-pkg-config bats curl sqlite patch git clang-tools-extra gdb tmux wrk jq libcurl-devel sqlite-devel gmp-devel libuv-devel openmpi-devel
+  macOS (Homebrew): brew install pkg-config bats-core curl sqlite git clang-format gmp tmux wrk jq libuv open-mpi
     but note: the workbook targets Linux; macOS lacks pthread barriers,
     clock_nanosleep and pthread_condattr_setclock, which the programs use.
 then run make again.
