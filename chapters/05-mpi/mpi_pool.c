@@ -197,9 +197,9 @@ static int run_master(const struct options *o, int size)
 		tasks[i].n = (uint64_t)(o->uneven && i == 0 ? o->long_n : o->n);
 	}
 	printf("%d rank(s): %s; %ld task(s) of factorial(%ld)%s\n", size,
-	       size < 2 ? "no workers, rank 0 computes every task" :
-	       o->static_split	 ? "rank 0 splits the tasks into one block per worker" :
-				   "rank 0 hands each task to whichever worker asks",
+	       size < 2		 ? "no workers, rank 0 computes every task"
+	       : o->static_split ? "rank 0 splits the tasks into one block per worker"
+				 : "rank 0 hands each task to whichever worker asks",
 	       o->tasks, o->n, o->uneven ? ", task 0 a long one" : "");
 	fflush(stdout);
 

@@ -58,8 +58,8 @@ void mpool_parse(int rank, void (*parse)(int, char **, void *), int argc, char *
 		saved_out = dup(STDOUT_FILENO);
 		saved_err = dup(STDERR_FILENO);
 		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (saved_out < 0 || saved_err < 0 || null < 0 ||
-		    dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0)
+		if (saved_out < 0 || saved_err < 0 || null < 0 || dup2(null, STDOUT_FILENO) < 0 ||
+		    dup2(null, STDERR_FILENO) < 0)
 			die_errno(errno, "cannot silence rank %d", rank);
 	}
 	parse(argc, argv, arg);
@@ -126,8 +126,8 @@ int mpool_worker(MPI_Comm comm)
 	rc = mpi_rc(MPI_Send(NULL, 0, MPI_BYTE, MPOOL_MASTER, MPOOL_TAG_READY, comm));
 	while (!rc) {
 		/* A TASK fills the buffer; a STOP is empty. */
-		rc = mpi_rc(MPI_Recv(&t, (int)sizeof(t), MPI_BYTE, MPOOL_MASTER, MPI_ANY_TAG,
-				     comm, &st));
+		rc = mpi_rc(MPI_Recv(&t, (int)sizeof(t), MPI_BYTE, MPOOL_MASTER, MPI_ANY_TAG, comm,
+				     &st));
 		if (rc)
 			break;
 		if (st.MPI_TAG == MPOOL_TAG_STOP)
@@ -159,8 +159,8 @@ int mpool_recv_any(MPI_Comm comm, struct mpool_msg *m)
 			return -ENOMEM;
 	}
 	/* From the probed source with the probed tag: exactly that message. */
-	rc = mpi_rc(MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm,
-			     MPI_STATUS_IGNORE));
+	rc = mpi_rc(
+		MPI_Recv(buf, count, MPI_BYTE, st.MPI_SOURCE, st.MPI_TAG, comm, MPI_STATUS_IGNORE));
 	if (rc)
 		goto out_free;
 	m->source = st.MPI_SOURCE;
@@ -267,4 +267,42 @@ const char *mpool_strerror(int err)
 	default:
 		return strerror(-err);
 	}
+}
+
+int mpool_deal(MPI_Comm comm, const struct mpool_task tasks[], size_t n)
+{
+	int size, rc;
+
+	if (MPI_Comm_size(comm, &size) != MPI_SUCCESS)
+		return -EIO;
+	if (size < 2)
+		return -EINVAL;
+	/* Each worker's first word is READY: take it before dealing. */
+	for (int w = 1; w < size; w++) {
+		rc = mpi_rc(
+			MPI_Recv(NULL, 0, MPI_BYTE, w, MPOOL_TAG_READY, comm, MPI_STATUS_IGNORE));
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = mpool_send_task(comm, 1 + (int)(i % (size_t)(size - 1)), &tasks[i]);
+		if (rc)
+			return rc;
+	}
+	for (int w = 1; w < size; w++) {
+		rc = mpool_send_stop(comm, w);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+size_t mpool_result_bound(uint64_t n)
+{
+	/* n! < n^n, so it has fewer than n * (bits in n) bits. */
+	uint64_t bits_in_n = 0;
+
+	for (uint64_t v = n; v; v >>= 1)
+		bits_in_n++;
+	return sizeof(struct mpool_head) + (size_t)(n * bits_in_n / 8 + 1);
 }

@@ -68,8 +68,8 @@ struct mpool_result {
 struct mpool_msg {
 	int source;
 	int tag;
-	struct mpool_head head;	 /* RESULT only */
-	unsigned char *bytes;	 /* RESULT only: malloc'd, the caller frees */
+	struct mpool_head head; /* RESULT only */
+	unsigned char *bytes;	/* RESULT only: malloc'd, the caller frees */
 	size_t len;
 };
 
@@ -125,6 +125,29 @@ int mpool_static_map(MPI_Comm comm, const struct mpool_task tasks[], size_t n,
 
 /* Store a RESULT message into @results: -EPROTO on a bad or repeated index. */
 int mpool_store(struct mpool_msg *m, struct mpool_result results[], size_t n);
+
+/*
+ * Python's as_completed over MPI (the exercise, solutions/05-mpi/mpi_waitany.c):
+ * task i goes to worker 1 + i % workers up front; rank 0 posts one
+ * non-blocking receive (MPI_Irecv) per task and calls @done with each
+ * result as it arrives (MPI_Waitany), in completion order, the bytes
+ * lent for the call.  Blocks until every task is done.  0, the first error,
+ * or @done's first non-zero return (the job is then in an unknown state).
+ */
+typedef int (*mpool_done_fn)(void *arg, const struct mpool_task *t, int rank,
+			     const unsigned char *bytes, size_t len);
+int mpool_as_completed(MPI_Comm comm, const struct mpool_task tasks[], size_t n, mpool_done_fn done,
+		       void *arg);
+
+/*
+ * Deal the tasks round robin (task i to worker 1 + i % workers) after each
+ * worker's READY, then STOP to every worker: mpool_as_completed()'s first
+ * step.  0, -EIO or -EPROTO.
+ */
+int mpool_deal(MPI_Comm comm, const struct mpool_task tasks[], size_t n);
+
+/* The most bytes a RESULT message for factorial(@n) can hold, head included. */
+size_t mpool_result_bound(uint64_t n);
 
 /* Free every result's bytes. */
 void mpool_results_free(struct mpool_result results[], size_t n);
