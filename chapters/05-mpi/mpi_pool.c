@@ -10,12 +10,16 @@
  * long.  With one rank there is no worker, and rank 0 computes every task.
  *
  *	mpirun -n 4 mpi_pool [--tasks N] [--n N] [--uneven] [--long N]
- *	                     [--static] [--digits FILE]
+ *	                     [--static] [--digits FILE] [--kill-rank R]
  *
  * --uneven makes task 0 a long one among short ones; --static splits the
  * tasks into one fixed block per worker instead, for comparison.
+ * --kill-rank R makes worker rank R kill itself with SIGKILL before it
+ * asks for work: unlike chapter 02's pool, MPI does not carry on without
+ * it - mpirun ends the whole job.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +34,8 @@
 #define MAX_N 200000
 
 struct options {
-	int rank;
-	long tasks, n, long_n;
+	int rank, size;
+	long tasks, n, long_n, kill_rank;
 	bool uneven, static_split;
 	const char *digits_path;
 };
@@ -39,7 +43,7 @@ struct options {
 static void usage(void)
 {
 	printf("usage: mpirun -n RANKS %s [--tasks N] [--n N] [--uneven] [--long N]\n"
-	       "       [--static] [--digits FILE]\n"
+	       "       [--static] [--digits FILE] [--kill-rank R]\n"
 	       "\n"
 	       "Compute factorial(N) TASKS times, each by the guide's loop with GMP: rank 0\n"
 	       "hands the tasks to whichever worker rank asks next and collects the results\n"
@@ -53,13 +57,15 @@ static void usage(void)
 	       "                  at most %d); implies --uneven\n"
 	       "  --static        split the tasks into one fixed block per worker\n"
 	       "  --digits FILE   write the decimal digits of the first result to FILE\n"
+	       "  --kill-rank R   worker rank R kills itself with SIGKILL at the start:\n"
+	       "                  the job is aborted (1 to RANKS - 1)\n"
 	       "  --help          show this and exit\n",
 	       wb_progname(), MAX_TASKS, MAX_N, MAX_N, MAX_N);
 }
 
 static void parse(int argc, char **argv, void *arg)
 {
-	enum { OPT_TASKS = 1, OPT_N, OPT_UNEVEN, OPT_LONG, OPT_STATIC, OPT_DIGITS, OPT_HELP };
+	enum { OPT_TASKS = 1, OPT_N, OPT_UNEVEN, OPT_LONG, OPT_STATIC, OPT_DIGITS, OPT_KILL, OPT_HELP };
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "n", required_argument, NULL, OPT_N },
@@ -67,6 +73,7 @@ static void parse(int argc, char **argv, void *arg)
 		{ "long", required_argument, NULL, OPT_LONG },
 		{ "static", no_argument, NULL, OPT_STATIC },
 		{ "digits", required_argument, NULL, OPT_DIGITS },
+		{ "kill-rank", required_argument, NULL, OPT_KILL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -87,6 +94,10 @@ static void parse(int argc, char **argv, void *arg)
 		case OPT_LONG:
 			o->long_n = arg_long("--long", optarg, 0, MAX_N);
 			o->uneven = true;
+			break;
+		case OPT_KILL:
+			/* Every rank knows the size: all reject the same values. */
+			o->kill_rank = arg_long("--kill-rank", optarg, 1, o->size - 1);
 			break;
 		case OPT_STATIC:
 			o->static_split = true;
@@ -239,10 +250,16 @@ int main(int argc, char **argv)
 
 	wb_init(argv[0]);
 	mpool_init(&argc, &argv, &o.rank, &size);
+	o.size = size;
 	mpool_parse(o.rank, parse, argc, argv, &o);
 
 	if (o.rank == MPOOL_MASTER)
 		return run_master(&o, size);
+	if (o.rank == o.kill_rank) {
+		fprintf(stderr, "%s: rank %d kills itself with SIGKILL\n", wb_progname(), o.rank);
+		fflush(NULL);
+		raise(SIGKILL);
+	}
 	rc = mpool_worker(MPI_COMM_WORLD);
 	if (rc) {
 		fprintf(stderr, "%s: rank %d: worker: %s\n", wb_progname(), o.rank,
