@@ -104,7 +104,7 @@ static int print_done(void *arg, const struct mpool_task *t, int rank, const uns
 	bigfact_import(p->got, bytes, len);
 	ok = mpz_cmp(p->got, p->want) == 0;
 	p->exact += ok;
-	printf("done=%ld task=%llu n=%llu rank=%d exact=%s at=%.3f\n", p->order++,
+	printf("done=%ld task=%llu n=%llu rank=%d ok=%s at=%.3f\n", p->order++,
 	       (unsigned long long)t->index, (unsigned long long)t->n, rank, ok ? "yes" : "no",
 	       clk_since(p->start));
 	fflush(stdout);

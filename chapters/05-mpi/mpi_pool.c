@@ -164,7 +164,7 @@ static long report_tasks(const struct options *o, const struct mpool_task tasks[
 		bigfact_import(got, results[i].bytes, results[i].len);
 		ok = mpz_cmp(got, want) == 0;
 		exact += ok;
-		printf("task=%ld n=%llu rank=%d bits=%zu exact=%s compute=%.3f\n", i,
+		printf("task=%ld n=%llu rank=%d bits=%zu ok=%s compute=%.3f\n", i,
 		       (unsigned long long)tasks[i].n, results[i].rank,
 		       mpz_sgn(got) ? mpz_sizeinbase(got, 2) : 0, ok ? "yes" : "no",
 		       (double)results[i].compute_ns / 1e9);
