@@ -65,7 +65,16 @@ static void usage(void)
 
 static void parse(int argc, char **argv, void *arg)
 {
-	enum { OPT_TASKS = 1, OPT_N, OPT_UNEVEN, OPT_LONG, OPT_STATIC, OPT_DIGITS, OPT_KILL, OPT_HELP };
+	enum {
+		OPT_TASKS = 1,
+		OPT_N,
+		OPT_UNEVEN,
+		OPT_LONG,
+		OPT_STATIC,
+		OPT_DIGITS,
+		OPT_KILL,
+		OPT_HELP
+	};
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, OPT_TASKS },
 		{ "n", required_argument, NULL, OPT_N },
