@@ -236,3 +236,31 @@ mpi_done_order() {
 	mpi_run 3 30 mpi_as_completed --n x
 	assert_usage_error mpi_as_completed
 }
+
+# ---------------------------------------------------------------- collectives, round trips
+
+@test "mpi_collectives: MPI_Scatter deals equal blocks, MPI_Gather brings the bits back in input order, MPI_Reduce sums them" {
+	mpi_run 4 60 mpi_collectives --tasks 8 --n 2000
+	assert_clean_exit || return 1
+	mpi_expect wrong 0 "every gathered bit count equal to GMP's"
+	[ "$(value bits_sum)" = "$(value want_sum)" ] || flunk "the reduced sum is not the sum of the bits:" "$output"
+	[ "$(printf '%s\n' "$output" | sed -n 's/^task=\([0-9]*\) n=\([0-9]*\) rank=\([0-9]*\) .*/\1:\2:\3/p' | xargs)" = \
+		"0:2000:0 1:4000:0 2:6000:1 3:8000:1 4:10000:2 5:12000:2 6:14000:3 7:16000:3" ] ||
+		flunk "tasks in input order, two per rank, rank 0's block first:" "$output"
+}
+
+@test "mpi_collectives: a task count that is not a multiple of the ranks exits 2 with one line" {
+	mpi_run 4 30 mpi_collectives --tasks 6
+	assert_usage_error mpi_collectives
+}
+
+@test "mpi_pingpong times round trips between two ranks over shared memory and over TCP" {
+	local btl
+	for btl in vader,self tcp,self; do
+		MPI_OPTS=(--mca btl "$btl" --mca btl_tcp_if_include lo)
+		mpi_run 2 30 mpi_pingpong --bytes 1000 --rounds 200
+		assert_clean_exit || { flunk "with --mca btl $btl"; return 1; }
+		mpi_expect rounds 200 "the timed round trips (btl $btl)"
+		assert_at_least "$(value rtt_us)" 0.01 "a round trip's time in microseconds (btl $btl)" || return 1
+	done
+}
