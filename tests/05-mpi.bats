@@ -177,6 +177,7 @@ mpi_done_order() {
 }
 
 @test "mpi_pool over TCP on the loopback (--mca btl tcp,self) gives the same answer" {
+	# shellcheck disable=SC2054  # the commas belong to the value tcp,self
 	MPI_OPTS=(--mca btl tcp,self --mca btl_tcp_if_include lo)
 	mpi_run 4 60 mpi_pool --digits "$BATS_TEST_TMPDIR/digits"
 	assert_clean_exit || return 1
