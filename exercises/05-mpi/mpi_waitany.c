@@ -21,8 +21,8 @@
 
 #include "mpool.h"
 
-int mpool_as_completed(MPI_Comm comm, const struct mpool_task tasks[], size_t n,
-		       mpool_done_fn done, void *arg)
+int mpool_as_completed(MPI_Comm comm, const struct mpool_task tasks[], size_t n, mpool_done_fn done,
+		       void *arg)
 {
 	MPI_Request *reqs;
 	unsigned char **bufs;
