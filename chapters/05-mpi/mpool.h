@@ -83,12 +83,17 @@ void mpool_init(int *argc, char ***argv, int *rank, int *size);
 /*
  * Parse the options with @parse(argc, argv, arg) on every rank: they all see
  * the same argv, so they all reach the same verdict.  Only rank 0's
- * messages are shown; the other ranks' stderr is silenced meanwhile, so a
- * usage error is one line, however many ranks exit 2 with it.
+ * messages are shown: the other ranks' stdout and stderr go to /dev/null
+ * meanwhile, so a usage error is one line and --help one usage, however
+ * many ranks exit with them.
  */
 void mpool_parse(int rank, void (*parse)(int, char **, void *), int argc, char **argv, void *arg);
 
-/* The worker's loop (blocks): ask, compute, answer, until STOP.  0 or -EIO. */
+/*
+ * The worker's loop (blocks): ask, compute, answer, until STOP.  0 once
+ * stopped; -EIO, -EPROTO (a message the master should not send), -ENOMEM
+ * or -EOVERFLOW (a result too big for one MPI message).
+ */
 int mpool_worker(MPI_Comm comm);
 
 /* @t->n! by the guide's loop, exported as bytes; 0 or -ENOMEM. */
@@ -118,12 +123,16 @@ int mpool_master_map(MPI_Comm comm, const struct mpool_task tasks[], size_t n,
 
 /*
  * The same map with a static split, for comparison: worker w is sent the
- * w-th contiguous block of the tasks up front, whatever it costs.
+ * w-th contiguous block of the tasks up front, whatever it costs.  Blocks;
+ * 0 or the first error, as mpool_master_map().
  */
 int mpool_static_map(MPI_Comm comm, const struct mpool_task tasks[], size_t n,
 		     struct mpool_result results[]);
 
-/* Store a RESULT message into @results: -EPROTO on a bad or repeated index. */
+/*
+ * Store a RESULT message at its task's index in @results: the result takes
+ * over m->bytes.  -EPROTO on a bad or repeated index (the bytes are freed).
+ */
 int mpool_store(struct mpool_msg *m, struct mpool_result results[], size_t n);
 
 /*
