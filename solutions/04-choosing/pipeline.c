@@ -2,20 +2,6 @@
  * pipeline.c - fetch many URLs, at most job->limit at a time, and put each
  * body through a CPU-heavy transform, results in input order.
  *
- * The approach chosen here: the fetches mostly wait, so they go to the
- * event loop of chapter 03 (one task per URL, libcurl's multi handle on
- * the loop), and a Semaphore of job->limit permits bounds them.  The
- * transforms only compute, and on the loop's thread each one would stop
- * every fetch for as long as it ran, so each goes to a thread of chapter
- * 01's executor through co_run_in_executor(), and the task sleeps in that
- * await meanwhile.  C has no GIL: those threads run the transforms on
- * every core at once.  A permit is given back as soon as its fetch ends,
- * so the next fetch waits for the network, never for a transform.
- *
- * Each task writes its own item's result, so the results are in input
- * order whatever order the tasks finish in, and a failed item is one
- * result with an error, never the end of the run.
- *
  * Exercise 04-pipeline: write pipeline_run(), in any approach that keeps
  * the contract in chapters/04-choosing/pipeline.h; the lesson and the
  * hints: `build/workbook hint 04-pipeline`.
@@ -35,6 +21,21 @@
  * failure ending only its own item.
  */
 /* >>> solution */
+/*
+ * The approach chosen here: the fetches mostly wait, so they go to the
+ * event loop of chapter 03 (one task per URL, libcurl's multi handle on
+ * the loop), and a Semaphore of job->limit permits bounds them.  The
+ * transforms only compute, and on the loop's thread each one would stop
+ * every fetch for as long as it ran, so each goes to a thread of chapter
+ * 01's executor through co_run_in_executor(), and the task sleeps in that
+ * await meanwhile.  C has no GIL: those threads run the transforms on
+ * every core at once.  A permit is given back as soon as its fetch ends,
+ * so the next fetch waits for the network, never for a transform.
+ *
+ * Each task writes its own item's result, so the results are in input
+ * order whatever order the tasks finish in, and a failed item is one
+ * result with an error, never the end of the run.
+ */
 struct run;
 
 /* One URL's task: its fetch, then its transform on a worker thread. */
