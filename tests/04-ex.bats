@@ -101,3 +101,26 @@ pipe_expect() {
 	server_start
 	assert_reports_lost_output 20 ex_pipeline "--url $SERVER_URL --count 3 --delay-ms 0"
 }
+
+@test "httpd --report-peak: 5 requests held together count 5, the same 5 one after another count 1" {
+	local urls=() i
+	server_start --report-peak
+	for i in 1 2 3 4 5; do
+		urls+=("$SERVER_URL/file?size=10&delay_ms=1000")
+	done
+	# --parallel opens all 5 at once, and the server holds each for 1 s:
+	# time enough for the last to arrive before the first is answered.
+	run timeout 10 curl -s -o /dev/null --parallel --parallel-immediate "${urls[@]}"
+	assert_status 0
+	server_stop
+	[ "$(sed -n 's/^peak_serving=//p' "$BATS_TEST_TMPDIR/httpd.out")" = 5 ] ||
+		flunk "peak with 5 at once:" "$(cat "$BATS_TEST_TMPDIR/httpd.out")"
+	server_start --report-peak
+	for i in 1 2 3 4 5; do
+		run timeout 10 curl -s -o /dev/null "$SERVER_URL/file?size=10&delay_ms=20"
+		assert_status 0
+	done
+	server_stop
+	[ "$(sed -n 's/^peak_serving=//p' "$BATS_TEST_TMPDIR/httpd.out")" = 1 ] ||
+		flunk "peak with one at a time:" "$(cat "$BATS_TEST_TMPDIR/httpd.out")"
+}
