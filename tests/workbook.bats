@@ -27,7 +27,8 @@ menu() {
 	workbook list
 	assert_clean_exit
 	local item
-	for item in race_counter gil_sim 00-mutex 00-atomic 00-gil; do
+	for item in race_counter gil_sim 00-mutex 00-atomic 00-gil decision_matrix 04-pipeline \
+		04-choosing mpi_pool 05-master 05-mpi; do
 		[[ $output == *"$item"* ]] || flunk "list does not show $item"
 	done
 }
@@ -46,6 +47,16 @@ menu() {
 	[[ $output == *"atomic  expected=2000 counted=2000"* ]] || flunk "$output"
 	workbook run race_counter --threads 0
 	assert_usage_error race_counter
+}
+
+@test "workbook run: a chapter's runner line starts its demos: chapter 05's run under mpirun, arguments passed on" {
+	run --separate-stderr timeout -k 5 60 "$WB_BUILD/workbook" run mpi_pool --tasks 3 --n 1000
+	assert_clean_exit
+	# Four ranks, as the runner line asks: rank 0 and three workers.
+	[[ $output == *"ranks=4 workers=3 mode=dynamic tasks=3 n=1000 exact=3"* ]] || flunk "$output"
+	run --separate-stderr timeout -k 5 60 "$WB_BUILD/workbook" run mpi_pool --tasks 0
+	[ "$status" -ne 0 ] || flunk "mpi_pool --tasks 0 passed"
+	[[ $stderr == *"--tasks"* ]] || flunk "no usage line: $stderr"
 }
 
 @test "workbook: unknown names and commands get one clear line and exit 2" {

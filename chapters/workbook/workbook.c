@@ -45,6 +45,7 @@
 
 #define MAX_ITEMS 32
 #define MAX_HINTS 3
+#define MAX_RUNNER 15 /* words of a chapter's runner line */
 
 struct chapter;
 
@@ -67,6 +68,8 @@ struct chapter {
 	int ndemos;
 	struct exercise exercises[MAX_ITEMS];
 	int nexercises;
+	/* What starts the chapter's demos, e.g. "mpirun -n 4", or none. */
+	char *runner[MAX_RUNNER + 1];
 };
 
 static const char *root;
@@ -99,6 +102,19 @@ static int split_tabs(char *line, char **field, int max)
 	return n;
 }
 
+/* The words of @line, split at spaces, become @ch's runner. */
+static void set_runner(struct chapter *ch, const char *line)
+{
+	char *copy = xstrdup(line), *save = NULL;
+	int n = 0;
+
+	for (char *w = strtok_r(copy, " ", &save); w && n < MAX_RUNNER;
+	     w = strtok_r(NULL, " ", &save))
+		ch->runner[n++] = xstrdup(w);
+	ch->runner[n] = NULL;
+	free(copy);
+}
+
 static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 {
 	struct exercise *ex;
@@ -123,6 +139,8 @@ static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 		   (ex = find_exercise_in(ch, f[1])) != NULL) {
 		free(ex->lesson);
 		ex->lesson = xstrdup(f[2]);
+	} else if (n >= 2 && strcmp(f[0], "runner") == 0) {
+		set_runner(ch, f[1]);
 	} else if (n >= 2 && (strcmp(f[0], "uses") == 0 || strcmp(f[0], "pkg") == 0 ||
 			      strcmp(f[0], "cflags") == 0)) {
 		/* What the chapter is built with: the Makefile's business. */
@@ -945,14 +963,42 @@ static int prepare_demo(const struct chapter *ch, int d, bool mine, char *path, 
 	return 0;
 }
 
+/*
+ * The command line that runs the program at @path with @args (NULL-ended)
+ * in @argv, which has room for MAX_RUNNER + 2 + nargs words: @ch's runner
+ * first, if it has one (chapter 05's programs start under mpirun).
+ */
+static void demo_argv(const struct chapter *ch, char *path, char **args, char **argv)
+{
+	int n = 0;
+
+	for (int i = 0; ch->runner[i]; i++)
+		argv[n++] = ch->runner[i];
+	argv[n++] = path;
+	while (args && *args)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	/*
+	 * Open MPI refuses to start as root unless both variables say it is
+	 * meant; a learner in a container is often root.
+	 */
+	if (ch->runner[0] && geteuid() == 0) {
+		setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+		setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+	}
+}
+
 /* Run demo @d of @ch with no arguments, and wait for it (the menu, watch). */
 static int run_demo(const struct chapter *ch, int d, bool mine)
 {
 	char path[PATH_MAX];
-	char *argv[] = { path, NULL };
+	char *argv[MAX_RUNNER + 2];
 	int rc = prepare_demo(ch, d, mine, path, sizeof(path));
 
-	return rc ? rc : spawn(argv, SPAWN_IGNORE_INT);
+	if (rc)
+		return rc;
+	demo_argv(ch, path, NULL, argv);
+	return spawn(argv, SPAWN_IGNORE_INT);
 }
 
 /* Replaces the workbook with the demo: its exit status is the demo's. */
@@ -972,9 +1018,18 @@ static int cmd_run(char **args)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return 1;
 	args += mine;
-	args[0] = path;
-	execv(path, args);
-	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), path, strerror(errno));
+	int nargs = 0;
+	while (args[nargs])
+		nargs++;
+	char **argv = calloc((size_t)nargs + MAX_RUNNER + 2, sizeof(*argv));
+	if (!argv) {
+		fprintf(stderr, "%s: out of memory\n", wb_progname());
+		return 1;
+	}
+	demo_argv(ch, path, args + 1, argv);
+	execvp(argv[0], argv);
+	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0], strerror(errno));
+	free(argv);
 	return 1;
 }
 
