@@ -1,0 +1,54 @@
+#!/usr/bin/env bats
+# shellcheck disable=SC2154  # bats' run sets status, output, stderr
+# Chapter 04, in production: libuv's loop running the guide's gather, held
+# to the same answers as the workbook's own loop (chapter 03).
+
+# shellcheck disable=SC2034  # common.bash reads it
+CHAPTER=04-choosing
+load helpers/common
+
+# The key=value line of chapter 03's asyncio_demo for the same run, so the
+# libuv twin is compared with the workbook's loop, not with a copy of it.
+co_twin() {
+	local bin=$WB_BIN/03-asyncio/asyncio_demo
+	[ -x "$bin" ] || { flunk "no $bin: make programs"; return 1; }
+	timeout -k 5 20 "$bin" "$@" | grep '^tasks='
+}
+
+@test "uv_gather: 10 timers of 0.5 s on one libuv loop take about 0.5 s, not 5.0 s" {
+	run_prog 20 uv_gather
+	assert_clean_exit
+	[ "$(value tasks)" = 10 ] || flunk "default task count: $(value tasks)"
+	[ "$(value ideal)" = 0.500 ] || flunk "ideal: $(value ideal)"
+	# A timer cannot fire early; the upper bound is the ideal plus slack.
+	assert_between "$(value elapsed)" 0.5 "$(awk -v s="$(slack 0.15)" 'BEGIN { print 0.5 + s }')" \
+		"elapsed seconds"
+}
+
+@test "uv_gather: results in argument order and the same finishing order as chapter 03's gather" {
+	local twin
+	run_prog 20 uv_gather --tasks 5 --delay-ms 100 --stagger-ms 40
+	assert_clean_exit
+	printf '%s\n' "$output" | grep -qxF "Results: Data 0, Data 1, Data 2, Data 3, Data 4" ||
+		flunk "results must be in argument order:" "$output"
+	[ "$(value finish_order)" = 4,3,2,1,0 ] || flunk "finish order: $(value finish_order)"
+	[ "$(value ideal)" = 0.260 ] || flunk "ideal with the stagger: $(value ideal)"
+	twin=$(co_twin --tasks 5 --delay-ms 100 --stagger-ms 40) || return 1
+	[[ $twin == *" ideal=0.260 "* && $twin == *" finish_order=4,3,2,1,0"* ]] ||
+		flunk "chapter 03's gather disagrees:" "$twin"
+	assert_between "$(value elapsed)" 0.26 "$(awk -v s="$(slack 0.15)" 'BEGIN { print 0.26 + s }')" \
+		"elapsed seconds"
+}
+
+@test "uv_gather: bad input is one line and status 2" {
+	local bad
+	for bad in "--tasks 0" "--tasks x" "--delay-ms -1" "--stagger-ms 10000 --tasks 100" "extra" "--bogus"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 10 uv_gather $bad
+		assert_usage_error uv_gather || { flunk "for: uv_gather $bad"; return 1; }
+	done
+}
+
+@test "uv_gather: lost stdout is an error" {
+	assert_reports_lost_output 10 uv_gather "--tasks 3 --delay-ms 10"
+}
