@@ -52,3 +52,43 @@ co_twin() {
 @test "uv_gather: lost stdout is an error" {
 	assert_reports_lost_output 10 uv_gather "--tasks 3 --delay-ms 10"
 }
+
+# ---------------------------------------------------------- omp_factorial
+
+# libgomp is not built with ThreadSanitizer: its barriers and task queue
+# synchronise through atomics and futexes TSan cannot see, so every OpenMP
+# region reads as a race in libgomp itself.  The ASan+UBSan run keeps it.
+skip_omp_under_tsan() {
+	[ "$WB_SAN" != thread ] ||
+		skip "libgomp is not TSan-instrumented: its barriers look like races to ThreadSanitizer"
+}
+
+@test "omp_factorial: OpenMP, the process pool and the loop all give factorial(N), with chapter 02's digits and zeros" {
+	local twin
+	skip_omp_under_tsan
+	run_prog 60 omp_factorial --tasks 4 --n 20000
+	assert_clean_exit
+	[ "$(value tasks)" = 4 ] || flunk "tasks: $(value tasks)"
+	twin=$(timeout -k 5 60 "$WB_BIN/02-multiprocessing/multiprocessing_demo" --tasks 2 --n 20000 |
+		grep '^cpus=') || { flunk "chapter 02's multiprocessing_demo failed"; return 1; }
+	[[ $twin == *" digits=$(value digits) zeros=$(value zeros) "* ]] ||
+		flunk "digits=$(value digits) zeros=$(value zeros), chapter 02 says:" "$twin"
+	[ "$(value digits)" = 77338 ] || flunk "factorial(20000) has 77338 digits, not $(value digits)"
+	# The pool's workers are joined before the program exits: none of this
+	# session's processes is still an omp_factorial.
+	[ -z "$(pgrep -s 0 -x omp_factorial)" ] || flunk "omp_factorial left processes behind"
+}
+
+@test "omp_factorial: bad input is one line and status 2" {
+	local bad
+	for bad in "--tasks 0" "--tasks 65" "--n -1" "--n 1000001" "--threads 0" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 10 omp_factorial $bad
+		assert_usage_error omp_factorial || { flunk "for: omp_factorial $bad"; return 1; }
+	done
+}
+
+@test "omp_factorial: lost stdout is an error" {
+	skip_omp_under_tsan
+	assert_reports_lost_output 30 omp_factorial "--tasks 2 --n 1000"
+}
