@@ -92,3 +92,32 @@ skip_omp_under_tsan() {
 	skip_omp_under_tsan
 	assert_reports_lost_output 30 omp_factorial "--tasks 2 --n 1000"
 }
+
+# ---------------------------------------------------------------- uv_pool
+
+@test "uv_pool: uv_queue_work and the executor give the same results; 8 x 0.1 s on 4 threads take two rounds" {
+	run_prog 20 uv_pool --tasks 8 --block-ms 100
+	assert_clean_exit
+	[ "$(value same)" = 1 ] || flunk "the two pools' results differ:" "$output"
+	[ "$(value threads)" = 4 ] || flunk "libuv's default pool is 4 threads, not $(value threads)"
+	# 8 blocking tasks on 4 threads: two rounds of 0.1 s, never fewer.
+	assert_between "$(value uv)" 0.2 "$(awk -v s="$(slack 0.15)" 'BEGIN { print 0.2 + s }')" "libuv's seconds"
+	assert_between "$(value executor)" 0.2 "$(awk -v s="$(slack 0.15)" 'BEGIN { print 0.2 + s }')" "the executor's seconds"
+}
+
+@test "uv_pool: UV_THREADPOOL_SIZE=2 is libuv's whole pool: 4 x 0.1 s then take two rounds" {
+	UV_THREADPOOL_SIZE=2 run_prog 20 uv_pool --tasks 4 --block-ms 100
+	assert_clean_exit
+	[ "$(value threads)" = 2 ] || flunk "threads: $(value threads)"
+	assert_between "$(value uv)" 0.2 "$(awk -v s="$(slack 0.15)" 'BEGIN { print 0.2 + s }')" "libuv's seconds"
+}
+
+@test "uv_pool: bad input is one line and status 2; lost stdout is an error" {
+	local bad
+	for bad in "--tasks 0" "--block-ms x" "--block-ms 10001" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 10 uv_pool $bad
+		assert_usage_error uv_pool || { flunk "for: uv_pool $bad"; return 1; }
+	done
+	assert_reports_lost_output 10 uv_pool "--tasks 2 --block-ms 1"
+}
