@@ -6,7 +6,7 @@
 
 bench_04_prod() {
 	local uv=$BIN/04-choosing/uv_gather co=$BIN/03-asyncio/asyncio_demo
-	local omp=$BIN/04-choosing/omp_factorial out cores bound
+	local omp=$BIN/04-choosing/omp_factorial pool=$BIN/04-choosing/uv_pool out cores bound
 	if [ -x "$uv" ] && [ -x "$co" ]; then
 		# 1000 timers of 0.2 s: the sleep bound is 0.2 s whatever the loop.
 		out=$(repeat "$RUNS" "$uv" --tasks 1000 --delay-ms 200) || { echo "  uv_gather failed"; return 0; }
@@ -16,6 +16,14 @@ bench_04_prod() {
 			{ echo "  asyncio_demo failed"; return 0; }
 		bench_record 04.co.gather_s s lower "gather of 1000 x 0.2 s timers on the workbook's loop" \
 			"$(field elapsed <<<"$out" | xargs)" "" 0.2 "one 0.2 s wait"
+	fi
+	if [ -x "$pool" ]; then
+		# 16 tasks blocking 50 ms on 4 threads: four rounds, 0.2 s.
+		out=$(repeat "$RUNS" "$pool" --tasks 16 --block-ms 50) || { echo "  uv_pool failed"; return 0; }
+		bench_record 04.uv.queue_work_s s lower "16 x 50 ms blocking tasks, uv_queue_work on 4 threads" \
+			"$(field uv <<<"$out" | xargs)" "" 0.2 "ceil(16/4) x 0.05 s"
+		bench_record 04.exec.map_s s lower "16 x 50 ms blocking tasks, chapter 01's executor on 4 threads" \
+			"$(field executor <<<"$out" | xargs)" "" 0.2 "ceil(16/4) x 0.05 s"
 	fi
 	if [ -x "$omp" ]; then
 		# 4 x factorial(50000) in every mode: about 2 s a run on two cores.
