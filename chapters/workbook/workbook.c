@@ -61,6 +61,7 @@ struct exercise {
 
 struct chapter {
 	char *dir, *title;
+	char *runner; /* e.g. "mpirun -n 4 --oversubscribe", put before each demo */
 	char *summary[8];
 	int nsummary;
 	struct demo demos[MAX_ITEMS];
@@ -123,6 +124,9 @@ static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 		   (ex = find_exercise_in(ch, f[1])) != NULL) {
 		free(ex->lesson);
 		ex->lesson = xstrdup(f[2]);
+	} else if (n >= 2 && strcmp(f[0], "runner") == 0) {
+		free(ch->runner);
+		ch->runner = xstrdup(f[1]);
 	} else if (n >= 2 && (strcmp(f[0], "uses") == 0 || strcmp(f[0], "pkg") == 0 ||
 			      strcmp(f[0], "cflags") == 0)) {
 		/* What the chapter is built with: the Makefile's business. */
@@ -635,6 +639,41 @@ static int wait_child(pid_t pid)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/*
+ * Build the command line for demo @path with @args after it: the chapter's
+ * runner (split at spaces) first, if it has one.  Open MPI's mpirun refuses
+ * to run as root unless told it may, so a root learner (a container) gets
+ * the two variables that say so.  Returns a malloc'd argv that borrows its
+ * strings from @words (also malloc'd, freed by the caller) and @args.
+ */
+static char **runner_argv(const struct chapter *ch, char *path, char **args, char **words)
+{
+	size_t nargs = 0, n = 0;
+	char **argv, *save = NULL;
+
+	while (args && args[nargs])
+		nargs++;
+	*words = ch->runner ? xstrdup(ch->runner) : NULL;
+	argv = malloc((strlen(*words ? *words : "") / 2 + 3 + nargs) * sizeof(*argv));
+	if (!argv) {
+		fprintf(stderr, "%s: out of memory\n", wb_progname());
+		exit(1);
+	}
+	if (*words) {
+		for (char *w = strtok_r(*words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			argv[n++] = w;
+		if (geteuid() == 0) {
+			setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+			setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+		}
+	}
+	argv[n++] = path;
+	for (size_t i = 0; i < nargs; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return argv;
+}
+
 /* Run @argv and wait for it; returns its exit status. */
 static int spawn(char *const argv[], int flags)
 {
@@ -948,11 +987,16 @@ static int prepare_demo(const struct chapter *ch, int d, bool mine, char *path, 
 /* Run demo @d of @ch with no arguments, and wait for it (the menu, watch). */
 static int run_demo(const struct chapter *ch, int d, bool mine)
 {
-	char path[PATH_MAX];
-	char *argv[] = { path, NULL };
+	char path[PATH_MAX], **argv, *words;
 	int rc = prepare_demo(ch, d, mine, path, sizeof(path));
 
-	return rc ? rc : spawn(argv, SPAWN_IGNORE_INT);
+	if (rc)
+		return rc;
+	argv = runner_argv(ch, path, NULL, &words);
+	rc = spawn(argv, SPAWN_IGNORE_INT);
+	free(argv);
+	free(words);
+	return rc;
 }
 
 /* Replaces the workbook with the demo: its exit status is the demo's. */
@@ -961,7 +1005,7 @@ static int cmd_run(char **args)
 	struct chapter *ch;
 	int i = lookup(DEMO, args[0], &ch), rc;
 	bool mine = args[1] && strcmp(args[1], "--mine") == 0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], **argv, *words;
 
 	if (i < 0)
 		return 2;
@@ -972,9 +1016,11 @@ static int cmd_run(char **args)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return 1;
 	args += mine;
-	args[0] = path;
-	execv(path, args);
-	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), path, strerror(errno));
+	argv = runner_argv(ch, path, args + 1, &words);
+	execvp(argv[0], argv);
+	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0], strerror(errno));
+	free(argv);
+	free(words);
 	return 1;
 }
 
@@ -1007,6 +1053,11 @@ static int show_lesson(const struct chapter *ch)
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/chapters/%s/README.md", root, ch->dir);
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		/* A chapter being written has its manifest before its lesson. */
+		printf("Chapter %s has no lesson yet (no %s).\n", ch->dir, path);
+		return 0;
+	}
 	if (isatty(STDOUT_FILENO))
 		return page_file(path);
 	fp = fopen(path, "r");
