@@ -30,6 +30,11 @@ menu() {
 	for item in race_counter gil_sim 00-mutex 00-atomic 00-gil; do
 		[[ $output == *"$item"* ]] || flunk "list does not show $item"
 	done
+	# Every chapter the tree has, however far it is written.
+	for item in "$WB_ROOT"/chapters/[0-9]*/CHAPTER; do
+		item=${item%/CHAPTER}
+		[[ $output == *"${item##*/}  "* ]] || flunk "list does not show ${item##*/}"
+	done
 }
 
 @test "workbook hint: the file to edit, the hint and where to read" {
@@ -186,6 +191,28 @@ bad_input() {
 	[ "$output" = "lesson A" ] || flunk "$output"
 	WORKBOOK_ROOT=$root workbook lesson 00-
 	bad_input list
+}
+
+@test "workbook run: a chapter's runner line goes before the demo and its arguments" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root/chapters/05-x" "$root/build/sol/05-x"
+	# The runner is echo: what it prints is the command line the workbook built.
+	printf 'title\tX\ndemo\tranks\tOne program, several ranks\nrunner\techo RUNNER -n 4\n' \
+		>"$root/chapters/05-x/CHAPTER"
+	printf '#!/bin/sh\nexit 0\n' >"$root/build/sol/05-x/ranks"
+	chmod +x "$root/build/sol/05-x/ranks"
+	WORKBOOK_ROOT=$root workbook run ranks a 'b c'
+	assert_clean_exit
+	[ "${lines[-1]}" = "RUNNER -n 4 $root/build/sol/05-x/ranks a b c" ] || flunk "$output"
+}
+
+@test "workbook lesson: a chapter without its README yet says so, and is no error" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root/chapters/04-new"
+	printf 'title\tNew\n' >"$root/chapters/04-new/CHAPTER"
+	WORKBOOK_ROOT=$root workbook lesson 04-new
+	assert_clean_exit
+	[[ $output == *"04-new has no lesson yet"* ]] || flunk "$output"
 }
 
 @test "workbook run: a demo's bad-input line stays one short line, odd values escaped and long ones cut" {
