@@ -215,6 +215,42 @@ bad_input() {
 	[[ $output == *"04-new has no lesson yet"* ]] || flunk "$output"
 }
 
+@test "workbook final: what is left before every exercise is done, status 1" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root/chapters/00-a"
+	printf 'title\tA\nexercise\t00-one\tone.c\tThe one left\n' >"$root/chapters/00-a/CHAPTER"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=/bin/false workbook final
+	[ "$status" -eq 1 ] || flunk "status $status: $output"
+	[[ $output == *"00-one"*"The one left"* ]] || flunk "$output"
+	[ ! -e "$root/build/matrix.txt" ] || flunk "measured before the end"
+}
+
+@test "workbook final: once all is done, the measured matrix, kept and shown again without re-running" {
+	local root=$BATS_TEST_TMPDIR/root fake=$BATS_TEST_TMPDIR/matrix
+	mkdir -p "$root/chapters/00-a" "$root/build"
+	printf 'title\tA\n' >"$root/chapters/00-a/CHAPTER"
+	# The fake counts its runs, so the second page is proved to be the kept copy.
+	printf '#!/bin/sh\n[ "$1" = --quick ] || exit 3\necho run >>"%s.runs"\necho "| task | threads |"\n' \
+		"$fake" >"$fake"
+	chmod +x "$fake"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final
+	assert_clean_exit
+	[[ $output == *"| task | threads |"* ]] || flunk "$output"
+	[ "$(cat "$root/build/matrix.txt")" = "| task | threads |" ] || flunk "not kept"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final
+	assert_clean_exit
+	[[ $output == *"| task | threads |"* ]] || flunk "$output"
+	[ "$(wc -l <"$fake.runs")" -eq 1 ] || flunk "measured again"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final --rerun
+	assert_clean_exit
+	[ "$(wc -l <"$fake.runs")" -eq 2 ] || flunk "--rerun did not measure"
+	# A failed run keeps the last good table and leaves no temporary file.
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=/bin/false workbook final --rerun
+	[ "$status" -eq 1 ] || flunk "status $status"
+	[ "$(cat "$root/build/matrix.txt")" = "| task | threads |" ] || flunk "table lost"
+	[ ! -e "$root/build/matrix.txt.tmp" ] || flunk "temporary file left"
+}
+
 @test "workbook run: a demo's bad-input line stays one short line, odd values escaped and long ones cut" {
 	workbook run race_counter --mode $'at\nomic\e[0m'
 	assert_usage_error race_counter

@@ -1041,6 +1041,113 @@ static int cmd_progress(char **args)
 	return 0;
 }
 
+/* Copy the file at @path to stdout; 0, or 1 with one line on stderr. */
+static int print_file(const char *path)
+{
+	char buf[8192];
+	size_t n;
+	FILE *fp = fopen(path, "r");
+
+	if (!fp) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", wb_progname(), path, strerror(errno));
+		return 1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, stdout);
+	n = ferror(fp);
+	fclose(fp);
+	if (n)
+		fprintf(stderr, "%s: cannot read %s\n", wb_progname(), path);
+	return n ? 1 : 0;
+}
+
+/*
+ * Run the decision matrix (`PROG --quick` under timeout(1)) into
+ * build/matrix.txt: written to a temporary name first, so that a run that
+ * fails or is cut off never replaces the last good table.
+ */
+static int run_matrix(const char *matrix)
+{
+	char prog[PATH_MAX], tmp[PATH_MAX];
+	const char *env = getenv("WB_MATRIX_PROG");
+	int fd, status;
+	pid_t pid;
+
+	if (env && *env) {
+		snprintf(prog, sizeof(prog), "%s", env);
+	} else {
+		snprintf(prog, sizeof(prog), "%s/build/mine/04-choosing/decision_matrix", root);
+		if (access(prog, X_OK) != 0) {
+			snprintf(prog, sizeof(prog), "%s/build/sol/04-choosing/decision_matrix",
+				 root);
+			printf("(your build has no decision_matrix: the reference build's is run)\n");
+		}
+	}
+	printf("measuring: %s --quick (about a minute)...\n", prog);
+	fflush(stdout);
+	snprintf(tmp, sizeof(tmp), "%s/build/matrix.txt.tmp", root);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", wb_progname(), tmp, strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		execlp("timeout", "timeout", "-k", "5", "300", prog, "--quick", (char *)NULL);
+		fprintf(stderr, "%s: cannot run timeout: %s\n", wb_progname(), strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "%s: %s --quick failed; the last table is kept\n", wb_progname(),
+			prog);
+		unlink(tmp);
+		return 1;
+	}
+	if (rename(tmp, matrix) < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", wb_progname(), matrix,
+			strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The final page: once every exercise is done, the learner's own measured
+ * decision matrix, kept at build/matrix.txt so it is shown again without
+ * re-measuring (--rerun measures again).  Before then, what is left.
+ */
+static int cmd_final(char **args)
+{
+	struct exercise *ex;
+	char matrix[PATH_MAX], state[32];
+	int done, total;
+
+	if (args[0] && strcmp(args[0], "--rerun") != 0)
+		return bad_input("help", "unknown option '%s' (only --rerun)", args[0]);
+	count_done(NULL, &done, &total);
+	if (done < total) {
+		printf("The final page opens once every exercise is done. Left:\n");
+		for (int i = 0; (ex = nth_exercise(i)) != NULL; i++)
+			if (!is_done(ex))
+				printf("  %-18s %-16s %s\n", ex->id,
+				       exercise_state(ex, state, sizeof(state)), ex->title);
+		return 1;
+	}
+	snprintf(matrix, sizeof(matrix), "%s/build/matrix.txt", root);
+	if ((args[0] || access(matrix, R_OK) != 0) && run_matrix(matrix) != 0)
+		return 1;
+	printf("Every exercise done. Your decision matrix, measured on this machine:\n\n");
+	if (print_file(matrix) != 0)
+		return 1;
+	printf("\n(kept in build/matrix.txt; workbook final --rerun measures again)\n");
+	return 0;
+}
+
 /*
  * Show the chapter's README: through the pager on a terminal, else copied
  * to stdout (not handed to cat(1), so that a lesson that could not be
@@ -1681,6 +1788,8 @@ static const struct command {
 	{ "reset", "ID [--yes]", "your exercise back to its skeleton (yours is kept)", 1, 2,
 	  cmd_reset },
 	{ "progress", "", "which exercises are done", 0, 0, cmd_progress },
+	{ "final", "[--rerun]", "your measured decision matrix, once all is done", 0, 1,
+	  cmd_final },
 	{ "help", "", "this text", 0, 0, cmd_help },
 };
 #define NCOMMANDS (int)(sizeof(commands) / sizeof(commands[0]))
