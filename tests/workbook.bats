@@ -251,6 +251,19 @@ bad_input() {
 	[ ! -e "$root/build/matrix.txt.tmp" ] || flunk "temporary file left"
 }
 
+@test "menu: when all is done, f shows the final page, and r there measures again" {
+	local root=$BATS_TEST_TMPDIR/root fake=$BATS_TEST_TMPDIR/matrix
+	mkdir -p "$root/chapters/00-a" "$root/build"
+	printf 'title\tA\n' >"$root/chapters/00-a/CHAPTER"
+	printf '#!/bin/sh\necho run >>"%s.runs"\necho "| task | MATRIX |"\n' "$fake" >"$fake"
+	chmod +x "$fake"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake menu $'f\nr\n\nq'
+	assert_clean_exit
+	[[ $output == *"every exercise is done: f shows"* ]] || flunk "$output"
+	[[ $output == *"| task | MATRIX |"* ]] || flunk "$output"
+	[ "$(wc -l <"$fake.runs")" -eq 2 ] || flunk "f then r should measure twice"
+}
+
 @test "workbook run: a demo's bad-input line stays one short line, odd values escaped and long ones cut" {
 	workbook run race_counter --mode $'at\nomic\e[0m'
 	assert_usage_error race_counter

@@ -1984,7 +1984,7 @@ static void main_page(void)
 	if (next)
 		printf("\n  next: %s — %s (w watches it)\n", next->id, next->title);
 	else
-		printf("\n  every exercise is done\n");
+		printf("\n  every exercise is done: f shows your measured decision matrix\n");
 	printf("\n  N open chapter N, w watch, p progress, ? keys, q quit\n");
 }
 
@@ -2003,6 +2003,17 @@ static int menu(void)
 			printf("\n");
 			cmd_progress(NULL);
 			press_enter("go back");
+			continue;
+		}
+		/* The final page; r there measures again (kept otherwise). */
+		if (strcmp(in, "f") == 0) {
+			char *rerun[] = { "--rerun", NULL }, *none[] = { NULL };
+
+			printf("\n");
+			cmd_final(none);
+			while (prompt("r re-measure, Enter go back: ", in, sizeof(in)) &&
+			       strcmp(in, "r") == 0)
+				cmd_final(rerun);
 			continue;
 		}
 		if ((rc = menu_action(NULL, in)) < 0)
