@@ -195,15 +195,17 @@ bad_input() {
 
 @test "workbook run: a chapter's runner line goes before the demo and its arguments" {
 	local root=$BATS_TEST_TMPDIR/root
-	mkdir -p "$root/chapters/05-x" "$root/build/sol/05-x"
+	# The workbook looks for demos where its own build keeps them.
+	local sol=$root/${WB_BUILD#"$WB_ROOT"/}/sol/05-x
+	mkdir -p "$root/chapters/05-x" "$sol"
 	# The runner is echo: what it prints is the command line the workbook built.
 	printf 'title\tX\ndemo\tranks\tOne program, several ranks\nrunner\techo RUNNER -n 4\n' \
 		>"$root/chapters/05-x/CHAPTER"
-	printf '#!/bin/sh\nexit 0\n' >"$root/build/sol/05-x/ranks"
-	chmod +x "$root/build/sol/05-x/ranks"
+	printf '#!/bin/sh\nexit 0\n' >"$sol/ranks"
+	chmod +x "$sol/ranks"
 	WORKBOOK_ROOT=$root workbook run ranks a 'b c'
 	assert_clean_exit
-	[ "${lines[-1]}" = "RUNNER -n 4 $root/build/sol/05-x/ranks a b c" ] || flunk "$output"
+	[ "${lines[-1]}" = "RUNNER -n 4 $sol/ranks a b c" ] || flunk "$output"
 }
 
 @test "workbook lesson: a chapter without its README yet says so, and is no error" {
