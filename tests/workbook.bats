@@ -31,6 +31,11 @@ menu() {
 		04-choosing mpi_pool 05-master 05-mpi; do
 		[[ $output == *"$item"* ]] || flunk "list does not show $item"
 	done
+	# Every chapter the tree has, however far it is written.
+	for item in "$WB_ROOT"/chapters/[0-9]*/CHAPTER; do
+		item=${item%/CHAPTER}
+		[[ $output == *"${item##*/}  "* ]] || flunk "list does not show ${item##*/}"
+	done
 }
 
 @test "workbook hint: the file to edit, the hint and where to read" {
@@ -197,6 +202,79 @@ bad_input() {
 	[ "$output" = "lesson A" ] || flunk "$output"
 	WORKBOOK_ROOT=$root workbook lesson 00-
 	bad_input list
+}
+
+@test "workbook run: a chapter's runner line goes before the demo and its arguments" {
+	local root=$BATS_TEST_TMPDIR/root
+	# The workbook looks for demos where its own build keeps them.
+	local sol=$root/${WB_BUILD#"$WB_ROOT"/}/sol/05-x
+	mkdir -p "$root/chapters/05-x" "$sol"
+	# The runner is echo: what it prints is the command line the workbook built.
+	printf 'title\tX\ndemo\tranks\tOne program, several ranks\nrunner\techo RUNNER -n 4\n' \
+		>"$root/chapters/05-x/CHAPTER"
+	printf '#!/bin/sh\nexit 0\n' >"$sol/ranks"
+	chmod +x "$sol/ranks"
+	WORKBOOK_ROOT=$root workbook run ranks a 'b c'
+	assert_clean_exit
+	[ "${lines[-1]}" = "RUNNER -n 4 $sol/ranks a b c" ] || flunk "$output"
+}
+
+@test "workbook lesson: a chapter without its README yet says so, and is no error" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root/chapters/04-new"
+	printf 'title\tNew\n' >"$root/chapters/04-new/CHAPTER"
+	WORKBOOK_ROOT=$root workbook lesson 04-new
+	assert_clean_exit
+	[[ $output == *"04-new has no lesson yet"* ]] || flunk "$output"
+}
+
+@test "workbook final: what is left before every exercise is done, status 1" {
+	local root=$BATS_TEST_TMPDIR/root
+	mkdir -p "$root/chapters/00-a"
+	printf 'title\tA\nexercise\t00-one\tone.c\tThe one left\n' >"$root/chapters/00-a/CHAPTER"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=/bin/false workbook final
+	[ "$status" -eq 1 ] || flunk "status $status: $output"
+	[[ $output == *"00-one"*"The one left"* ]] || flunk "$output"
+	[ ! -e "$root/build/matrix.txt" ] || flunk "measured before the end"
+}
+
+@test "workbook final: once all is done, the measured matrix, kept and shown again without re-running" {
+	local root=$BATS_TEST_TMPDIR/root fake=$BATS_TEST_TMPDIR/matrix
+	mkdir -p "$root/chapters/00-a" "$root/build"
+	printf 'title\tA\n' >"$root/chapters/00-a/CHAPTER"
+	# The fake counts its runs, so the second page is proved to be the kept copy.
+	printf '#!/bin/sh\n[ "$1" = --quick ] || exit 3\necho run >>"%s.runs"\necho "| task | threads |"\n' \
+		"$fake" >"$fake"
+	chmod +x "$fake"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final
+	assert_clean_exit
+	[[ $output == *"| task | threads |"* ]] || flunk "$output"
+	[ "$(cat "$root/build/matrix.txt")" = "| task | threads |" ] || flunk "not kept"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final
+	assert_clean_exit
+	[[ $output == *"| task | threads |"* ]] || flunk "$output"
+	[ "$(wc -l <"$fake.runs")" -eq 1 ] || flunk "measured again"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake workbook final --rerun
+	assert_clean_exit
+	[ "$(wc -l <"$fake.runs")" -eq 2 ] || flunk "--rerun did not measure"
+	# A failed run keeps the last good table and leaves no temporary file.
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=/bin/false workbook final --rerun
+	[ "$status" -eq 1 ] || flunk "status $status"
+	[ "$(cat "$root/build/matrix.txt")" = "| task | threads |" ] || flunk "table lost"
+	[ ! -e "$root/build/matrix.txt.tmp" ] || flunk "temporary file left"
+}
+
+@test "menu: when all is done, f shows the final page, and r there measures again" {
+	local root=$BATS_TEST_TMPDIR/root fake=$BATS_TEST_TMPDIR/matrix
+	mkdir -p "$root/chapters/00-a" "$root/build"
+	printf 'title\tA\n' >"$root/chapters/00-a/CHAPTER"
+	printf '#!/bin/sh\necho run >>"%s.runs"\necho "| task | MATRIX |"\n' "$fake" >"$fake"
+	chmod +x "$fake"
+	WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake menu $'f\nr\n\nq'
+	assert_clean_exit
+	[[ $output == *"every exercise is done: f shows"* ]] || flunk "$output"
+	[[ $output == *"| task | MATRIX |"* ]] || flunk "$output"
+	[ "$(wc -l <"$fake.runs")" -eq 2 ] || flunk "f then r should measure twice"
 }
 
 @test "workbook run: a demo's bad-input line stays one short line, odd values escaped and long ones cut" {

@@ -45,7 +45,6 @@
 
 #define MAX_ITEMS 32
 #define MAX_HINTS 3
-#define MAX_RUNNER 15 /* words of a chapter's runner line */
 
 struct chapter;
 
@@ -62,14 +61,13 @@ struct exercise {
 
 struct chapter {
 	char *dir, *title;
+	char *runner; /* e.g. "mpirun -n 4 --oversubscribe", put before each demo */
 	char *summary[8];
 	int nsummary;
 	struct demo demos[MAX_ITEMS];
 	int ndemos;
 	struct exercise exercises[MAX_ITEMS];
 	int nexercises;
-	/* What starts the chapter's demos, e.g. "mpirun -n 4", or none. */
-	char *runner[MAX_RUNNER + 1];
 };
 
 static const char *root;
@@ -102,19 +100,6 @@ static int split_tabs(char *line, char **field, int max)
 	return n;
 }
 
-/* The words of @line, split at spaces, become @ch's runner. */
-static void set_runner(struct chapter *ch, const char *line)
-{
-	char *copy = xstrdup(line), *save = NULL;
-	int n = 0;
-
-	for (char *w = strtok_r(copy, " ", &save); w && n < MAX_RUNNER;
-	     w = strtok_r(NULL, " ", &save))
-		ch->runner[n++] = xstrdup(w);
-	ch->runner[n] = NULL;
-	free(copy);
-}
-
 static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 {
 	struct exercise *ex;
@@ -140,7 +125,8 @@ static void parse_line(struct chapter *ch, char **f, int n, const char *path)
 		free(ex->lesson);
 		ex->lesson = xstrdup(f[2]);
 	} else if (n >= 2 && strcmp(f[0], "runner") == 0) {
-		set_runner(ch, f[1]);
+		free(ch->runner);
+		ch->runner = xstrdup(f[1]);
 	} else if (n >= 2 && (strcmp(f[0], "uses") == 0 || strcmp(f[0], "pkg") == 0 ||
 			      strcmp(f[0], "cflags") == 0)) {
 		/* What the chapter is built with: the Makefile's business. */
@@ -653,6 +639,41 @@ static int wait_child(pid_t pid)
 	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 
+/*
+ * Build the command line for demo @path with @args after it: the chapter's
+ * runner (split at spaces) first, if it has one.  Open MPI's mpirun refuses
+ * to run as root unless told it may, so a root learner (a container) gets
+ * the two variables that say so.  Returns a malloc'd argv that borrows its
+ * strings from @words (also malloc'd, freed by the caller) and @args.
+ */
+static char **runner_argv(const struct chapter *ch, char *path, char **args, char **words)
+{
+	size_t nargs = 0, n = 0;
+	char **argv, *save = NULL;
+
+	while (args && args[nargs])
+		nargs++;
+	*words = ch->runner ? xstrdup(ch->runner) : NULL;
+	argv = malloc((strlen(*words ? *words : "") / 2 + 3 + nargs) * sizeof(*argv));
+	if (!argv) {
+		fprintf(stderr, "%s: out of memory\n", wb_progname());
+		exit(1);
+	}
+	if (*words) {
+		for (char *w = strtok_r(*words, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			argv[n++] = w;
+		if (geteuid() == 0) {
+			setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+			setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+		}
+	}
+	argv[n++] = path;
+	for (size_t i = 0; i < nargs; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	return argv;
+}
+
 /* Run @argv and wait for it; returns its exit status. */
 static int spawn(char *const argv[], int flags)
 {
@@ -963,42 +984,19 @@ static int prepare_demo(const struct chapter *ch, int d, bool mine, char *path, 
 	return 0;
 }
 
-/*
- * The command line that runs the program at @path with @args (NULL-ended)
- * in @argv, which has room for MAX_RUNNER + 2 + nargs words: @ch's runner
- * first, if it has one (chapter 05's programs start under mpirun).
- */
-static void demo_argv(const struct chapter *ch, char *path, char **args, char **argv)
-{
-	int n = 0;
-
-	for (int i = 0; ch->runner[i]; i++)
-		argv[n++] = ch->runner[i];
-	argv[n++] = path;
-	while (args && *args)
-		argv[n++] = *args++;
-	argv[n] = NULL;
-	/*
-	 * Open MPI refuses to start as root unless both variables say it is
-	 * meant; a learner in a container is often root.
-	 */
-	if (ch->runner[0] && geteuid() == 0) {
-		setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
-		setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
-	}
-}
-
 /* Run demo @d of @ch with no arguments, and wait for it (the menu, watch). */
 static int run_demo(const struct chapter *ch, int d, bool mine)
 {
-	char path[PATH_MAX];
-	char *argv[MAX_RUNNER + 2];
+	char path[PATH_MAX], **argv, *words;
 	int rc = prepare_demo(ch, d, mine, path, sizeof(path));
 
 	if (rc)
 		return rc;
-	demo_argv(ch, path, NULL, argv);
-	return spawn(argv, SPAWN_IGNORE_INT);
+	argv = runner_argv(ch, path, NULL, &words);
+	rc = spawn(argv, SPAWN_IGNORE_INT);
+	free(argv);
+	free(words);
+	return rc;
 }
 
 /* Replaces the workbook with the demo: its exit status is the demo's. */
@@ -1007,7 +1005,7 @@ static int cmd_run(char **args)
 	struct chapter *ch;
 	int i = lookup(DEMO, args[0], &ch), rc;
 	bool mine = args[1] && strcmp(args[1], "--mine") == 0;
-	char path[PATH_MAX];
+	char path[PATH_MAX], **argv, *words;
 
 	if (i < 0)
 		return 2;
@@ -1018,18 +1016,11 @@ static int cmd_run(char **args)
 	if (fflush(stdout) != 0 || ferror(stdout))
 		return 1;
 	args += mine;
-	int nargs = 0;
-	while (args[nargs])
-		nargs++;
-	char **argv = calloc((size_t)nargs + MAX_RUNNER + 2, sizeof(*argv));
-	if (!argv) {
-		fprintf(stderr, "%s: out of memory\n", wb_progname());
-		return 1;
-	}
-	demo_argv(ch, path, args + 1, argv);
+	argv = runner_argv(ch, path, args + 1, &words);
 	execvp(argv[0], argv);
 	fprintf(stderr, "%s: cannot run %s: %s\n", wb_progname(), argv[0], strerror(errno));
 	free(argv);
+	free(words);
 	return 1;
 }
 
@@ -1050,6 +1041,113 @@ static int cmd_progress(char **args)
 	return 0;
 }
 
+/* Copy the file at @path to stdout; 0, or 1 with one line on stderr. */
+static int print_file(const char *path)
+{
+	char buf[8192];
+	size_t n;
+	FILE *fp = fopen(path, "r");
+
+	if (!fp) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", wb_progname(), path, strerror(errno));
+		return 1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+		fwrite(buf, 1, n, stdout);
+	n = ferror(fp);
+	fclose(fp);
+	if (n)
+		fprintf(stderr, "%s: cannot read %s\n", wb_progname(), path);
+	return n ? 1 : 0;
+}
+
+/*
+ * Run the decision matrix (`PROG --quick` under timeout(1)) into
+ * build/matrix.txt: written to a temporary name first, so that a run that
+ * fails or is cut off never replaces the last good table.
+ */
+static int run_matrix(const char *matrix)
+{
+	char prog[PATH_MAX], tmp[PATH_MAX];
+	const char *env = getenv("WB_MATRIX_PROG");
+	int fd, status;
+	pid_t pid;
+
+	if (env && *env) {
+		snprintf(prog, sizeof(prog), "%s", env);
+	} else {
+		snprintf(prog, sizeof(prog), "%s/build/mine/04-choosing/decision_matrix", root);
+		if (access(prog, X_OK) != 0) {
+			snprintf(prog, sizeof(prog), "%s/build/sol/04-choosing/decision_matrix",
+				 root);
+			printf("(your build has no decision_matrix: the reference build's is run)\n");
+		}
+	}
+	printf("measuring: %s --quick (about a minute)...\n", prog);
+	fflush(stdout);
+	snprintf(tmp, sizeof(tmp), "%s/build/matrix.txt.tmp", root);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", wb_progname(), tmp, strerror(errno));
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		if (dup2(fd, STDOUT_FILENO) < 0)
+			_exit(127);
+		execlp("timeout", "timeout", "-k", "5", "300", prog, "--quick", (char *)NULL);
+		fprintf(stderr, "%s: cannot run timeout: %s\n", wb_progname(), strerror(errno));
+		_exit(127);
+	}
+	close(fd);
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "%s: %s --quick failed; the last table is kept\n", wb_progname(),
+			prog);
+		unlink(tmp);
+		return 1;
+	}
+	if (rename(tmp, matrix) < 0) {
+		fprintf(stderr, "%s: cannot write %s: %s\n", wb_progname(), matrix,
+			strerror(errno));
+		unlink(tmp);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The final page: once every exercise is done, the learner's own measured
+ * decision matrix, kept at build/matrix.txt so it is shown again without
+ * re-measuring (--rerun measures again).  Before then, what is left.
+ */
+static int cmd_final(char **args)
+{
+	struct exercise *ex;
+	char matrix[PATH_MAX], state[32];
+	int done, total;
+
+	if (args[0] && strcmp(args[0], "--rerun") != 0)
+		return bad_input("help", "unknown option '%s' (only --rerun)", args[0]);
+	count_done(NULL, &done, &total);
+	if (done < total) {
+		printf("The final page opens once every exercise is done. Left:\n");
+		for (int i = 0; (ex = nth_exercise(i)) != NULL; i++)
+			if (!is_done(ex))
+				printf("  %-18s %-16s %s\n", ex->id,
+				       exercise_state(ex, state, sizeof(state)), ex->title);
+		return 1;
+	}
+	snprintf(matrix, sizeof(matrix), "%s/build/matrix.txt", root);
+	if ((args[0] || access(matrix, R_OK) != 0) && run_matrix(matrix) != 0)
+		return 1;
+	printf("Every exercise done. Your decision matrix, measured on this machine:\n\n");
+	if (print_file(matrix) != 0)
+		return 1;
+	printf("\n(kept in build/matrix.txt; workbook final --rerun measures again)\n");
+	return 0;
+}
+
 /*
  * Show the chapter's README: through the pager on a terminal, else copied
  * to stdout (not handed to cat(1), so that a lesson that could not be
@@ -1062,6 +1160,11 @@ static int show_lesson(const struct chapter *ch)
 	FILE *fp;
 
 	snprintf(path, sizeof(path), "%s/chapters/%s/README.md", root, ch->dir);
+	if (access(path, F_OK) != 0 && errno == ENOENT) {
+		/* A chapter being written has its manifest before its lesson. */
+		printf("Chapter %s has no lesson yet (no %s).\n", ch->dir, path);
+		return 0;
+	}
 	if (isatty(STDOUT_FILENO))
 		return page_file(path);
 	fp = fopen(path, "r");
@@ -1685,6 +1788,8 @@ static const struct command {
 	{ "reset", "ID [--yes]", "your exercise back to its skeleton (yours is kept)", 1, 2,
 	  cmd_reset },
 	{ "progress", "", "which exercises are done", 0, 0, cmd_progress },
+	{ "final", "[--rerun]", "your measured decision matrix, once all is done", 0, 1,
+	  cmd_final },
 	{ "help", "", "this text", 0, 0, cmd_help },
 };
 #define NCOMMANDS (int)(sizeof(commands) / sizeof(commands[0]))
@@ -1879,7 +1984,7 @@ static void main_page(void)
 	if (next)
 		printf("\n  next: %s — %s (w watches it)\n", next->id, next->title);
 	else
-		printf("\n  every exercise is done\n");
+		printf("\n  every exercise is done: f shows your measured decision matrix\n");
 	printf("\n  N open chapter N, w watch, p progress, ? keys, q quit\n");
 }
 
@@ -1898,6 +2003,17 @@ static int menu(void)
 			printf("\n");
 			cmd_progress(NULL);
 			press_enter("go back");
+			continue;
+		}
+		/* The final page; r there measures again (kept otherwise). */
+		if (strcmp(in, "f") == 0) {
+			char *rerun[] = { "--rerun", NULL }, *none[] = { NULL };
+
+			printf("\n");
+			cmd_final(none);
+			while (prompt("r re-measure, Enter go back: ", in, sizeof(in)) &&
+			       strcmp(in, "r") == 0)
+				cmd_final(rerun);
 			continue;
 		}
 		if ((rc = menu_action(NULL, in)) < 0)
