@@ -143,7 +143,9 @@ int main(int argc, char **argv)
 	if (rc)
 		die("uv_loop_init: %s", uv_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
-		jobs[i] = (struct uvx_job){ .index = i, .block_ms = block_ms, .stored = uv_results };
+		jobs[i] = (struct uvx_job){ .index = i,
+					    .block_ms = block_ms,
+					    .stored = uv_results };
 		jobs[i].req.data = &jobs[i];
 		rc = uv_queue_work(&loop, &jobs[i].req, uvx_work, uvx_after);
 		if (rc)
