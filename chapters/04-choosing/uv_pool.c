@@ -1,22 +1,24 @@
 /*
  * uv_pool.c - libuv's thread pool against chapter 01's executor: the same
- * N blocking tasks, the same results.
+ * blocking tasks, the same results.
  *
- * Each task blocks for D ms (nanosleep: a stand-in for a sqlite3 query or
- * a disk read, a call that cannot be made non-blocking) and then computes
- * a value from its index.  libuv runs them with uv_queue_work(): the work
- * callback on a pool thread, the after-work callback back on the loop
- * thread, where the result is stored.  Its pool has UV_THREADPOOL_SIZE
- * threads (default 4), one pool per process, fixed once the first work is
- * queued.  The executor runs the same tasks on as many workers with
- * executor_map().  Both results must match, in input order.
+ *	uv_pool [--tasks N] [--delay-ms MS]
  *
- *	uv_pool [--tasks N] [--block-ms D]
+ * Each task blocks for MS milliseconds (a stand-in for a query or a read
+ * that has no asynchronous form) and then computes a checksum of its index.
+ * libuv runs the blocking part, uv_queue_work's work callback, on one of
+ * its pool's threads, and the after-work callback on the loop's thread,
+ * where the result is stored.  The pool is process-wide and fixed:
+ * UV_THREADPOOL_SIZE threads (default 4), read once, at its first use.
+ * The executor runs the same tasks on as many threads through
+ * executor_map(), which hands the results back in input order.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <uv.h>
 
@@ -25,175 +27,188 @@
 #include "clock.h"
 #include "executor.h"
 
-#define MAX_TASKS 10000
+#define UVP_MAX_TASKS 1000
 
-/* A value from @i that both runs must reproduce: a few xorshift rounds. */
-static uint64_t uvx_value(uint64_t i)
+struct uvp_item {
+	uv_work_t req; /* req.data points back here */
+	long index, delay_ms;
+	uint64_t value;	    /* set by the work, on a pool thread */
+	uint64_t stored;    /* copied by after-work, on the loop thread */
+	pthread_t loop;	    /* the loop's thread */
+	bool after_on_loop; /* after-work ran there */
+};
+
+/* The task: block, then a result only the right index gives. */
+static uint64_t uvp_compute(long index, long delay_ms)
 {
-	uint64_t x = i * 0x9E3779B97F4A7C15ull + 1;
-
-	for (int k = 0; k < 1000; k++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-	}
-	return x;
-}
-
-static void uvx_block(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
+	uint64_t h = 14695981039346656037ULL;
 
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
+	for (int i = 0; i < 1000; i++)
+		h = (h ^ (uint64_t)(index + i)) * 1099511628211ULL;
+	return h;
 }
 
-/* One libuv work item: its request, its input and its result. */
-struct uvx_job {
-	uv_work_t req; /* req.data points back here */
-	uint64_t index;
-	long block_ms;
-	uint64_t result; /* written on a pool thread, read after uv_run() */
-	uint64_t *stored;
-};
-
-static void uvx_work(uv_work_t *req)
+static void uvp_work(uv_work_t *req)
 {
-	struct uvx_job *j = req->data;
+	struct uvp_item *it = req->data;
 
-	uvx_block(j->block_ms);
-	j->result = uvx_value(j->index);
+	it->value = uvp_compute(it->index, it->delay_ms);
 }
 
-/* On the loop thread: the pool's hand-off orders the result's write before this. */
-static void uvx_after(uv_work_t *req, int status)
+static void uvp_after(uv_work_t *req, int status)
 {
-	struct uvx_job *j = req->data;
+	struct uvp_item *it = req->data;
 
-	if (status)
-		die("uv_queue_work: %s", uv_strerror(status));
-	j->stored[j->index] = j->result;
+	it->after_on_loop = pthread_equal(pthread_self(), it->loop);
+	it->stored = status == 0 ? it->value : 0;
 }
 
-/* The executor's task: @arg is a struct uvx_job; the result is stored in it. */
-static int uvx_exec_task(void *arg, void **result, char *err, size_t errlen)
+/* Run every item's work on libuv's pool; 0 or a libuv error. */
+static int uvp_run(struct uvp_item *items, size_t n)
 {
-	struct uvx_job *j = arg;
+	uv_loop_t loop;
+	int rc, rc2;
+
+	rc = uv_loop_init(&loop);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++) {
+		items[i].req.data = &items[i];
+		items[i].loop = pthread_self();
+		rc = uv_queue_work(&loop, &items[i].req, uvp_work, uvp_after);
+	}
+	/* Even after a failed queueing, the queued ones must finish first. */
+	rc2 = uv_run(&loop, UV_RUN_DEFAULT);
+	if (!rc && rc2)
+		rc = -EAGAIN;
+	rc2 = uv_loop_close(&loop);
+	return rc ? rc : rc2;
+}
+
+static int uvp_task(void *arg, void **result, char *err, size_t errlen)
+{
+	struct uvp_item *it = arg;
 
 	(void)err;
 	(void)errlen;
-	uvx_block(j->block_ms);
-	j->result = uvx_value(j->index);
-	*result = &j->result;
+	it->value = uvp_compute(it->index, it->delay_ms);
+	*result = it;
 	return 0;
 }
 
 static void usage(void)
 {
-	printf("usage: %s [--tasks N] [--block-ms D]\n"
-	       "N tasks blocking D ms each, on libuv's thread pool and on the executor.\n",
-	       wb_progname());
+	printf("usage: %s [--tasks N] [--delay-ms MS]\n"
+	       "\n"
+	       "Run N tasks that each block MS milliseconds and compute a checksum, on\n"
+	       "libuv's thread pool (uv_queue_work, UV_THREADPOOL_SIZE threads, default 4)\n"
+	       "and on chapter 01's executor with as many threads; check that both give\n"
+	       "the same results in the same order and print the times.\n"
+	       "\n"
+	       "  --tasks N      how many tasks (1 to %d, default 8)\n"
+	       "  --delay-ms MS  how long each blocks (0 to 10000, default 100)\n"
+	       "  --help         show this and exit\n",
+	       wb_progname(), UVP_MAX_TASKS);
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_TASKS = 1, OPT_BLOCK, OPT_HELP };
+	enum { OPT_TASKS = 1, OPT_DELAY, OPT_HELP };
 	static const struct option opts[] = {
 		{ "tasks", required_argument, NULL, OPT_TASKS },
-		{ "block-ms", required_argument, NULL, OPT_BLOCK },
+		{ "delay-ms", required_argument, NULL, OPT_DELAY },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	long tasks = 8, block_ms = 100;
-	struct uvx_job *jobs;
-	uint64_t *uv_results;
+	long tasks = 8, ms = 100, pool = 4, rounds;
+	struct uvp_item *uv, *ex_items;
 	void **args, **results;
 	struct executor *ex;
-	char err[EXECUTOR_ERRMAX];
 	double uv_s, ex_s;
+	char err[EXECUTOR_ERRMAX];
+	const char *env;
+	uint64_t sum = 0;
 	int64_t start;
-	uv_loop_t loop;
+	int c, rc, off_loop = 0, differ = 0;
 	size_t n;
-	int c, rc, workers, same = 1;
 
 	wb_init(argv[0]);
 	while ((c = arg_next(argc, argv, opts)) != -1) {
 		switch (c) {
 		case OPT_TASKS:
-			tasks = arg_long("--tasks", optarg, 1, MAX_TASKS);
+			tasks = arg_long("--tasks", optarg, 1, UVP_MAX_TASKS);
 			break;
-		case OPT_BLOCK:
-			block_ms = arg_long("--block-ms", optarg, 0, 10000);
+		case OPT_DELAY:
+			ms = arg_long("--delay-ms", optarg, 0, 10000);
 			break;
 		case OPT_HELP:
 			usage();
-			exit(0);
+			return 0;
 		}
 	}
 	arg_no_operands(argc, argv);
 	n = (size_t)tasks;
-	jobs = xcalloc(n, sizeof(*jobs));
-	uv_results = xcalloc(n, sizeof(*uv_results));
+	/* libuv's own rule: 1 to 1024, anything else unset means 4. */
+	env = getenv("UV_THREADPOOL_SIZE");
+	if (env && atol(env) > 0)
+		pool = atol(env) > 1024 ? 1024 : atol(env);
+
+	uv = xcalloc(n, sizeof(*uv));
+	ex_items = xcalloc(n, sizeof(*ex_items));
 	args = xcalloc(n, sizeof(*args));
 	results = xcalloc(n, sizeof(*results));
-
-	/* libuv: queue every job; uv_run() returns when all after-work ran. */
-	start = clk_now_ns();
-	rc = uv_loop_init(&loop);
-	if (rc)
-		die("uv_loop_init: %s", uv_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
-		jobs[i] = (struct uvx_job){ .index = i,
-					    .block_ms = block_ms,
-					    .stored = uv_results };
-		jobs[i].req.data = &jobs[i];
-		rc = uv_queue_work(&loop, &jobs[i].req, uvx_work, uvx_after);
-		if (rc)
-			die("uv_queue_work: %s", uv_strerror(rc));
+		uv[i].index = ex_items[i].index = (long)i;
+		uv[i].delay_ms = ex_items[i].delay_ms = ms;
+		args[i] = &ex_items[i];
 	}
-	uv_run(&loop, UV_RUN_DEFAULT);
-	rc = uv_loop_close(&loop);
-	if (rc)
-		die("uv_loop_close: %s", uv_strerror(rc));
+
+	start = clk_now_ns();
+	rc = uvp_run(uv, n);
 	uv_s = clk_since(start);
+	if (rc)
+		die("libuv: %s", uv_strerror(rc));
 
-	/* The executor, as many workers as libuv's pool has threads. */
-	{
-		const char *env = getenv("UV_THREADPOOL_SIZE");
-
-		workers = env && atoi(env) > 0 ? atoi(env) : 4;
-		if (workers > 1024)
-			workers = 1024; /* libuv's own cap */
-	}
-	for (size_t i = 0; i < n; i++) {
-		jobs[i].result = 0;
-		args[i] = &jobs[i];
-	}
+	rc = executor_new(&ex, (int)pool, "pool");
+	if (rc)
+		die_errno(-rc, "executor_new");
 	start = clk_now_ns();
-	rc = executor_new(&ex, workers, "exec");
-	if (rc)
-		die("executor_new: %s", executor_strerror(rc));
-	rc = executor_map(ex, uvx_exec_task, args, n, results, -1, err, sizeof(err));
-	if (rc)
-		die("executor_map: %s", *err ? err : executor_strerror(rc));
-	executor_shutdown(ex, true, false);
-	executor_free(ex);
+	rc = executor_map(ex, uvp_task, args, n, results, -1, err, sizeof(err));
 	ex_s = clk_since(start);
+	executor_free(ex);
+	if (rc)
+		die("executor_map: %s", err[0] ? err : strerror(-rc));
 
-	for (size_t i = 0; i < n; i++)
-		if (*(uint64_t *)results[i] != uv_results[i] || uv_results[i] != uvx_value(i))
-			same = 0;
-	printf("%zu tasks of %ld ms: libuv's pool %.3f s, the executor %.3f s on %d threads; "
-	       "results %s\n",
-	       n, block_ms, uv_s, ex_s, workers, same ? "identical, in input order" : "DIFFER");
-	printf("tasks=%zu block_ms=%ld threads=%d uv=%.3f executor=%.3f ideal=%.3f same=%d "
-	       "first=%016llx\n",
-	       n, block_ms, workers, uv_s, ex_s,
-	       (double)((n + (size_t)workers - 1) / (size_t)workers) * (double)block_ms / 1000,
-	       same, (unsigned long long)uv_results[0]);
+	for (size_t i = 0; i < n; i++) {
+		const struct uvp_item *r = results[i];
+
+		off_loop += !uv[i].after_on_loop;
+		differ += r->index != (long)i || r->value != uv[i].stored;
+		sum ^= uv[i].stored;
+	}
+	if (off_loop)
+		die("%d after-work callback(s) ran off the loop's thread", off_loop);
+	if (differ)
+		die("%d result(s) differ between libuv's pool and the executor", differ);
+
+	rounds = (tasks + pool - 1) / pool;
+	printf("%ld tasks blocking %.3f s each on %ld threads (ideal %.3f s: %ld round%s)\n", tasks,
+	       (double)ms / 1000, pool, (double)(rounds * ms) / 1000, rounds,
+	       rounds == 1 ? "" : "s");
+	printf("  %-26s %8.3f s\n", "libuv uv_queue_work", uv_s);
+	printf("  %-26s %8.3f s\n", "workbook executor_map", ex_s);
+	printf("Both gave the same %ld results in order; libuv's after-work ran on the loop's "
+	       "thread\n",
+	       tasks);
+	printf("tasks=%ld delay_ms=%ld pool=%ld ideal=%.3f uv_s=%.3f executor_s=%.3f same=yes "
+	       "checksum=%016llx\n",
+	       tasks, ms, pool, (double)(rounds * ms) / 1000, uv_s, ex_s, (unsigned long long)sum);
 	free(results);
 	free(args);
-	free(uv_results);
-	free(jobs);
-	return same ? 0 : 1;
+	free(ex_items);
+	free(uv);
+	return 0;
 }
