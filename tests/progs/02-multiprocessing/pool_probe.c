@@ -39,6 +39,7 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include "../cases.h"
 #include "../usage.h"
 #include "args.h"
 #include "check.h"
@@ -448,28 +449,5 @@ int main(int argc, char **argv)
 					     case_crash,     case_wait,	     case_parallel,
 					     case_unordered, case_async,     case_interrupt,
 					     case_lifecycle };
-	enum { OPT_CASE = 1, OPT_HELP };
-	static const struct option opts[] = {
-		{ "case", required_argument, NULL, OPT_CASE },
-		{ "help", no_argument, NULL, OPT_HELP },
-		{ NULL, 0, NULL, 0 },
-	};
-	int which = -1, c;
-
-	wb_init(argv[0]);
-	while ((c = arg_next(argc, argv, opts)) != -1) {
-		switch (c) {
-		case OPT_CASE:
-			which = arg_choice("--case", optarg, names);
-			break;
-		case OPT_HELP:
-			printf("usage: %s --case NAME\n", wb_progname());
-			return 0;
-		}
-	}
-	arg_no_operands(argc, argv);
-	if (which < 0)
-		usage_error("--case is required");
-	run[which]();
-	return 0;
+	return probe_main(argc, argv, names, run);
 }
