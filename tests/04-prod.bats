@@ -168,3 +168,60 @@ assert_none_left() {
 @test "uv_pool: lost stdout is an error" {
 	assert_reports_lost_output 20 uv_pool "--tasks 2 --delay-ms 1"
 }
+
+@test "uv_fetch: curl on libuv and on the workbook's loop get every file as sent, never more than the limit at once" {
+	run_prog 30 uv_fetch --count 40 --limit 8 --delay-ms 100 --size 1000
+	assert_clean_exit
+	[ "$(value files)" = 40 ] || flunk "files: $(value files)"
+	local way high
+	# 40 files, 8 at a time, 100 ms each: 5 rounds; one at a time would be 4 s.
+	high=$(awk -v s="$(slack 0.4)" 'BEGIN { print 0.5 + s }')
+	for way in uv co; do
+		[ "$(value "${way}_wrong")" = 0 ] || flunk "$way: $(value "${way}_wrong") files not as sent"
+		assert_between "$(value "${way}_peak")" 1 8 "$way: transfers at once"
+		assert_between "$(value "${way}_seconds")" 0.5 "$high" "$way: 40 files, 8 at a time"
+	done
+	[[ $output == *"Both got every file as the server sent it"* ]] || flunk "no line saying both agree"
+	local pid
+	pid=$(value server_pid)
+	[ "$pid" -gt 0 ] && ! kill -0 "$pid" 2>/dev/null || flunk "the loopback server $pid is still there"
+	assert_none_left uv_fetch
+}
+
+@test "uv_fetch: a status the server did not mean to send is caught by both ways, exit 1" {
+	load helpers/server
+	# One connection at a time: the three others that arrive meanwhile get
+	# 503 and a closed connection, which curl sees as the status or, if it
+	# had not sent its request yet, as a failed send.
+	server_start --max-conns 1
+	run_prog 30 uv_fetch --port "$SERVER_PORT" --count 4 --limit 4 --delay-ms 200
+	server_stop
+	assert_status 1
+	local way
+	for way in uv co; do
+		assert_between "$(value "${way}_wrong")" 1 3 "$way: files not as sent"
+		[[ $stderr =~ "uv_fetch: $way: file "[0-9]+" "("is status 503, ".*"; the server sent 200,"|"failed: Connection reset by peer") ]] ||
+			flunk "$way: no line naming the wrong status:" "$stderr"
+	done
+	[[ $output != *"Both got every file"* ]] || flunk "it claims both agree"
+}
+
+@test "uv_fetch: both ways sleep while the server delays" {
+	run_prog 20 uv_fetch --count 3 --limit 3 --delay-ms 300
+	assert_clean_exit
+	assert_waits_asleep uv "libcurl on libuv, waiting 300 ms for 3 replies"
+	assert_waits_asleep co "libcurl on the workbook's loop, waiting 300 ms for 3 replies"
+}
+
+@test "uv_fetch: bad input is one line and status 2" {
+	local args
+	for args in "--count 0" "--limit 501" "--delay-ms x" "--size -1" "--port 70000" "--bogus" "extra"; do
+		# shellcheck disable=SC2086  # split the flags on purpose
+		run_prog 10 uv_fetch $args
+		assert_usage_error uv_fetch || flunk "for: $args"
+	done
+}
+
+@test "uv_fetch: lost stdout is an error, and nothing is left behind" {
+	assert_reports_lost_output 20 uv_fetch "--count 4 --limit 2 --delay-ms 1" assert_none_left uv_fetch
+}

@@ -162,7 +162,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return len;
 }
 
-static int curl_errno(CURLcode rc)
+int hg_errno(CURLcode rc)
 {
 	switch (rc) {
 	case CURLE_OK:
@@ -200,7 +200,7 @@ static void finish(struct hg_request *req, CURLcode rc)
 	req->code = rc;
 	/* on_body's own verdict wins over curl's "write error". */
 	if (req->err == 0)
-		req->err = curl_errno(rc);
+		req->err = hg_errno(rc);
 	if (req->err == 0)
 		req->errmsg[0] = '\0';
 	else if (req->err == -EMSGSIZE) /* curl's words would be "write error" */

@@ -100,6 +100,12 @@ struct hg_request {
  */
 
 /*
+ * The err above for curl's result @rc, for a program that drives libcurl
+ * itself and wants the same words for the same failures.  CURLE_OK is 0.
+ */
+int hg_errno(CURLcode rc);
+
+/*
  * A multi handle on @loop.  Returns 0 and the handle in *@out, or -ENOMEM.
  * @loop must outlive the handle.
  */

@@ -37,13 +37,13 @@
 
 #include "args.h"
 #include "check.h"
-#include "child.h"
 #include "clock.h"
 #include "cpu.h"
 #include "dbfile.h"
 #include "dm_ways.h"
 #include "dm_work.h"
 #include "executor.h"
+#include "loopback.h"
 #include "procpool.h"
 #include "stopsig.h"
 #include "tmpdir.h"
@@ -52,7 +52,6 @@
 #define LOOP_LIMIT 100 /* transfers the event loop has on the network at once */
 #define HOST_LIMIT 2   /* fetches per host at once, when scraping */
 #define ERRMAX 512
-#define SERVER_START_MS 10000
 
 enum approach { SEQ, THREADS, PROCS, LOOP, NAPPROACH };
 static const char *const APPROACH_NAME[NAPPROACH] = { "sequential", "threads", "processes",
@@ -571,59 +570,6 @@ static void write_json(const struct bench *b, const struct row_run *rows, size_t
 		die("cannot write %s", b->opt->json);
 }
 
-/* --------------------------------------------------- the loopback server */
-
-struct server {
-	char path[PATH_MAX];
-	struct child *proc;
-	long port;
-};
-
-/* Start httpd on a free loopback port, its port file in @dir; dies on failure. */
-static void server_start(struct server *srv, struct tmpdir *dir)
-{
-	char port_file[PATH_MAX], how[64];
-	char *argv[] = { srv->path, "--quiet",	   "--port", "0", "--port-file",
-			 port_file, "--max-conns", "200",    NULL };
-	int rc, status;
-
-	rc = child_find_fixture("httpd", srv->path, sizeof srv->path);
-	if (rc == -ENOENT)
-		die("no fixtures/httpd next to this program's build; build it with 'make programs'");
-	if (rc)
-		die_errno(-rc, "looking for fixtures/httpd");
-	if (tmpdir_join(dir, "port", port_file, sizeof port_file))
-		die("TMPDIR is too long: %s", tmpdir_path(dir));
-	rc = child_new(&srv->proc, argv);
-	if (rc)
-		die_errno(-rc, "cannot run %s", srv->path);
-	rc = child_wait_port(srv->proc, port_file, SERVER_START_MS);
-	if (rc == -ECHILD) {
-		child_stop(srv->proc, &status);
-		die("the loopback server %s before it listened",
-		    child_describe(status, how, sizeof how));
-	}
-	if (rc < 0)
-		die_errno(-rc, "waiting for the loopback server's port");
-	srv->port = rc;
-}
-
-/* Stop the server; false (after saying why) if it did not exit 0. */
-static bool server_stop(struct server *srv)
-{
-	int status, rc = child_stop(srv->proc, &status);
-	bool ok = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	char how[64];
-
-	child_free(srv->proc);
-	if (!ok) {
-		fflush(stdout);
-		fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
-			rc ? strerror(-rc) : child_describe(status, how, sizeof how));
-	}
-	return ok;
-}
-
 /* ------------------------------------------------------------------ main */
 
 static void usage(void)
@@ -735,7 +681,7 @@ int main(int argc, char **argv)
 	struct sigaction ignore = { .sa_handler = SIG_IGN };
 	struct bench b = { .opt = &opt, .listen_fd = -1 };
 	struct row_run rows[NROWS];
-	struct server srv = { .proc = NULL };
+	struct loopback srv = { .pid = 0 };
 	struct tmpdir *dir = NULL;
 	size_t nrows = 0;
 	bool ok = true, http = false;
@@ -781,7 +727,9 @@ int main(int argc, char **argv)
 	if (rc)
 		die_errno(-rc, "cannot make a temporary directory");
 	if (http) {
-		server_start(&srv, dir);
+		rc = loopback_start(&srv, "decision_matrix", 200);
+		if (rc)
+			die("the loopback server %s", loopback_explain(&srv, rc, err, sizeof err));
 		b.http_port = srv.port;
 	}
 	if (opt.rows[FEWQ] || opt.rows[MANYQ]) {
@@ -819,8 +767,13 @@ int main(int argc, char **argv)
 	reaper_track(NULL);
 	if (rc)
 		die("cannot join the process pool: %s", procpool_strerror(rc));
-	if (srv.proc && !server_stop(&srv))
+	rc = loopback_stop(&srv);
+	if (rc) {
+		fflush(stdout);
+		fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
+			loopback_explain(&srv, rc, err, sizeof err));
 		ok = false;
+	}
 	rc = tmpdir_free(dir);
 	if (rc)
 		die_errno(-rc, "cannot remove the temporary directory");
