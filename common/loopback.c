@@ -22,6 +22,8 @@ int loopback_start(struct loopback *lb, const char *tag, long max_conns)
 	lb->dir = NULL;
 	lb->wstatus = 0;
 	snprintf(conns, sizeof conns, "%ld", max_conns);
+	if (max_conns <= 0)
+		argv[6] = NULL; /* no --max-conns: the server's default */
 	rc = child_find_fixture("httpd", lb->path, sizeof lb->path);
 	if (rc)
 		return rc;

@@ -36,7 +36,8 @@ struct loopback {
 };
 
 /*
- * Start the server, serving at most @max_conns connections at once, with
+ * Start the server, serving at most @max_conns connections at once (0:
+ * the server's default), with
  * its port file in a directory named after @tag (a plain name, as
  * tmpdir_new() wants).  Returns 0 with @lb->port set, or:
  *	-ENOENT     no fixtures/httpd in the build ("make programs" builds it);

@@ -225,3 +225,13 @@ assert_none_left() {
 @test "uv_fetch: lost stdout is an error, and nothing is left behind" {
 	assert_reports_lost_output 20 uv_fetch "--count 4 --limit 2 --delay-ms 1" assert_none_left uv_fetch
 }
+
+@test "uv_fetch: with no server built next to it, one line saying how to build it, exit 1" {
+	# A copy outside the build finds no fixtures/httpd above it.
+	cp "$(prog uv_fetch)" "$BATS_TEST_TMPDIR/uv_fetch"
+	run --separate-stderr timeout -k 5 20 "$BATS_TEST_TMPDIR/uv_fetch" --count 1
+	assert_status 1
+	[ "$stderr" = "uv_fetch: the loopback server is not built: no fixtures/httpd next to this program's build; build it with 'make programs'" ] ||
+		flunk "stderr:" "$stderr"
+	[ -z "$output" ] || flunk "it printed a report:" "$output"
+}

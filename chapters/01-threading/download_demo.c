@@ -15,8 +15,8 @@
  * guide's example from it: five files that each take half a second, on
  * three workers, so the whole run takes two rounds, about 1.0 s.  Starting,
  * stopping and reaping the server, and removing the directory it writes its
- * port to, whatever ends the demo, is the job of common/child.h and
- * common/tmpdir.h.  A URL that libcurl's parser refuses is bad input.
+ * port to, whatever ends the demo, is the job of common/loopback.h.  A URL
+ * that libcurl's parser refuses is bad input.
  *
  * libcurl's rules for threads, which this program follows:
  *   - curl_global_init() is not thread-safe: call it once, in main, before
@@ -37,22 +37,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "args.h"
 #include "check.h"
-#include "child.h"
 #include "clock.h"
 #include "executor.h"
 #include "log.h"
+#include "loopback.h"
 #include "timeline.h"
-#include "tmpdir.h"
 
 #define FNV_BASIS UINT32_C(0x811c9dc5)
 #define FNV_PRIME UINT32_C(0x01000193)
 #define MAX_WORKERS 256
 #define MAX_URLS 10000
-#define SERVER_START_MS 10000 /* how long the server may take to listen */
 
 /* The guide's example: five files, half a second each, a few sizes. */
 #define DEFAULT_DELAY_MS 500
@@ -212,81 +209,20 @@ static int download(void *arg, void **result, char *err, size_t errlen)
 
 /* ------------------------------------------------- the loopback server */
 
-/*
- * The server started for the guide's example, and the temporary directory
- * that holds the file it writes its port to.  common/child.c and
- * common/tmpdir.c stop and remove them however the demo ends: normally,
- * through die(), or by Ctrl-C or SIGTERM.
- */
-struct server {
-	char path[PATH_MAX]; /* build/fixtures/httpd */
-	struct tmpdir *dir;
-	struct child *proc;
-	long port;
-};
-
-/* Start httpd on a free loopback port and learn the port; dies on failure. */
-static void server_start(struct server *srv)
-{
-	char port_file[PATH_MAX], how[64];
-	char *argv[] = { srv->path, "--quiet", "--port", "0", "--port-file", port_file, NULL };
-	int rc, status;
-
-	rc = child_find_fixture("httpd", srv->path, sizeof(srv->path));
-	if (rc == -ENOENT)
-		die("no fixtures/httpd next to this program's build; "
-		    "build it with 'make programs', or pass URLs");
-	if (rc)
-		die_errno(-rc, "looking for fixtures/httpd");
-	/* The directory first: cleanup runs backwards, so the server goes first. */
-	rc = tmpdir_new(&srv->dir, "download_demo");
-	if (rc)
-		die_errno(-rc, "cannot make a temporary directory");
-	if (tmpdir_join(srv->dir, "port", port_file, sizeof(port_file)))
-		die("TMPDIR is too long: %s", tmpdir_path(srv->dir));
-	rc = child_new(&srv->proc, argv);
-	if (rc)
-		die_errno(-rc, "cannot run %s", srv->path);
-	rc = child_wait_port(srv->proc, port_file, SERVER_START_MS);
-	if (rc == -ECHILD) {
-		child_stop(srv->proc, &status);
-		die("the loopback server %s before it listened",
-		    child_describe(status, how, sizeof(how)));
-	}
-	if (rc == -ETIMEDOUT)
-		die("the loopback server did not report its port within %d ms", SERVER_START_MS);
-	if (rc < 0)
-		die_errno(-rc, "waiting for the loopback server's port");
-	srv->port = rc;
-}
-
 /* Stop the server at the end of a normal run; false if it did not exit 0. */
-static bool server_stop(struct server *srv)
+static bool server_stop(struct loopback *srv)
 {
-	pid_t pid = child_pid(srv->proc);
-	int status, rc = child_stop(srv->proc, &status);
-	char how[64];
-	bool ok = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	char why[160];
+	int rc = loopback_stop(srv);
 
-	child_free(srv->proc);
-	if (ok) {
-		printf("Stopped the loopback server (pid %ld)\n", (long)pid);
-	} else {
-		fflush(stdout);
-		if (rc)
-			fprintf(stderr, "%s: cannot reap the loopback server: %s\n", wb_progname(),
-				strerror(-rc));
-		else
-			fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
-				child_describe(status, how, sizeof(how)));
+	if (rc == 0) {
+		printf("Stopped the loopback server (pid %ld)\n", (long)srv->pid);
+		return true;
 	}
-	rc = tmpdir_free(srv->dir);
-	if (rc) {
-		fflush(stdout);
-		fprintf(stderr, "%s: cannot remove the server's directory: %s\n", wb_progname(),
-			strerror(-rc));
-	}
-	return ok && rc == 0;
+	fflush(stdout);
+	fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
+		loopback_explain(srv, rc, why, sizeof why));
+	return false;
 }
 
 /* ----------------------------------------------------------- reporting */
@@ -527,15 +463,17 @@ static double run_pool(struct transfer *ts, size_t n, int workers)
  * No URLs given: start the loopback server and return the guide's example
  * on its port, @n URLs in a block the caller frees.
  */
-static char **default_urls(struct server *srv, size_t *n)
+static char **default_urls(struct loopback *srv, size_t *n)
 {
 	enum { URL_MAX = 96 };
 	size_t count = sizeof(default_sizes) / sizeof(default_sizes[0]);
-	char **urls;
+	char why[160], **urls;
+	int rc = loopback_start(srv, "download_demo", 0);
 
-	server_start(srv);
+	if (rc)
+		die("the loopback server %s", loopback_explain(srv, rc, why, sizeof why));
 	printf("Started the loopback server %s (pid %ld) on http://127.0.0.1:%ld\n", srv->path,
-	       (long)child_pid(srv->proc), srv->port);
+	       (long)srv->pid, srv->port);
 	/* The pointers and the strings in one allocation: one free(). */
 	urls = xcalloc(count, sizeof(*urls) + URL_MAX);
 	for (size_t i = 0; i < count; i++) {
@@ -598,7 +536,7 @@ static void print_timeline(struct timeline *tl, const struct options *opt)
 int main(int argc, char **argv)
 {
 	struct options opt = { .workers = 3, .timeout_ms = 10000 };
-	struct server srv = { .proc = NULL };
+	struct loopback srv = { .pid = 0 };
 	char **own_urls = NULL, **urls;
 	struct timeline *tl = NULL;
 	struct transfer *ts;

@@ -34,22 +34,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "args.h"
 #include "check.h"
-#include "child.h"
 #include "clock.h"
 #include "co.h"
 #include "http_get.h"
-#include "tmpdir.h"
+#include "loopback.h"
 
 #define MAX_COUNT 100000
 #define MAX_LIMIT 1000 /* the server's default --max-conns is 1024 */
 #define MAX_BODY (4L << 20)
 #define URL_MAX 128
-#define SERVER_START_MS 10000
 #define PROGRESS_MS 100
 #define BAR_WIDTH 40
 #define FD_RESERVE 64 /* the standard streams, the loop's, a sanitizer's */
@@ -241,74 +238,18 @@ static int main_step(struct co_task *t)
 
 /* ------------------------------------------------- the loopback server */
 
-struct server {
-	char path[PATH_MAX];
-	struct tmpdir *dir;
-	struct child *proc;
-	long port;
-};
-
-/* Start httpd on a free loopback port and learn the port; dies on failure. */
-static void server_start(struct server *srv, long max_conns)
-{
-	char port_file[PATH_MAX], how[64], conns[24];
-	char *argv[] = { srv->path, "--quiet",	   "--port", "0", "--port-file",
-			 port_file, "--max-conns", conns,    NULL };
-	int rc, status;
-
-	snprintf(conns, sizeof conns, "%ld", max_conns);
-	rc = child_find_fixture("httpd", srv->path, sizeof srv->path);
-	if (rc == -ENOENT)
-		die("no fixtures/httpd next to this program's build; build it with "
-		    "'make programs', or pass --port");
-	if (rc)
-		die_errno(-rc, "looking for fixtures/httpd");
-	/* The directory first: cleanup runs backwards, so the server goes first. */
-	rc = tmpdir_new(&srv->dir, "fetch_all");
-	if (rc)
-		die_errno(-rc, "cannot make a temporary directory");
-	if (tmpdir_join(srv->dir, "port", port_file, sizeof port_file))
-		die("TMPDIR is too long: %s", tmpdir_path(srv->dir));
-	rc = child_new(&srv->proc, argv);
-	if (rc)
-		die_errno(-rc, "cannot run %s", srv->path);
-	rc = child_wait_port(srv->proc, port_file, SERVER_START_MS);
-	if (rc == -ECHILD) {
-		child_stop(srv->proc, &status);
-		die("the loopback server %s before it listened",
-		    child_describe(status, how, sizeof how));
-	}
-	if (rc == -ETIMEDOUT)
-		die("the loopback server did not report its port within %d ms", SERVER_START_MS);
-	if (rc < 0)
-		die_errno(-rc, "waiting for the loopback server's port");
-	srv->port = rc;
-}
-
 /* Stop the server; false (after saying why) if it did not exit 0. */
-static bool server_stop(struct server *srv)
+static bool server_stop(struct loopback *srv)
 {
-	int status, rc = child_stop(srv->proc, &status);
-	bool ok = rc == 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-	char how[64];
+	char why[160];
+	int rc = loopback_stop(srv);
 
-	child_free(srv->proc);
-	if (!ok) {
-		fflush(stdout);
-		if (rc)
-			fprintf(stderr, "%s: cannot reap the loopback server: %s\n", wb_progname(),
-				strerror(-rc));
-		else
-			fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
-				child_describe(status, how, sizeof how));
-	}
-	rc = tmpdir_free(srv->dir);
-	if (rc) {
-		fflush(stdout);
-		fprintf(stderr, "%s: cannot remove the server's directory: %s\n", wb_progname(),
-			strerror(-rc));
-	}
-	return ok && rc == 0;
+	if (rc == 0)
+		return true;
+	fflush(stdout);
+	fprintf(stderr, "%s: the loopback server %s\n", wb_progname(),
+		loopback_explain(srv, rc, why, sizeof why));
+	return false;
 }
 
 /* ---------------------------------------------------------------- main */
@@ -517,7 +458,7 @@ int main(int argc, char **argv)
 	struct options opt = {
 		.count = 100, .limit = 10, .delay_ms = 100, .size = 4096, .timeout_ms = 10000
 	};
-	struct server srv = { .proc = NULL };
+	struct loopback srv = { .pid = 0 };
 	struct sigaction ignore = { .sa_handler = SIG_IGN };
 	struct fetch f = { .progress = LOOP_TIMER_INIT };
 	char(*own)[URL_MAX] = NULL;
@@ -555,10 +496,15 @@ int main(int argc, char **argv)
 		long port = opt.port;
 
 		if (!port) {
-			server_start(&srv, opt.limit + 16);
+			char why[160];
+			int rc = loopback_start(&srv, "fetch_all", opt.limit + 16);
+
+			if (rc)
+				die("the loopback server %s",
+				    loopback_explain(&srv, rc, why, sizeof why));
 			port = srv.port;
 			printf("Started the loopback server (pid %ld) on http://127.0.0.1:%ld\n",
-			       (long)child_pid(srv.proc), port);
+			       (long)srv.pid, port);
 		}
 		own = xcalloc(f.n, sizeof *own);
 		for (size_t i = 0; i < f.n; i++) {
@@ -573,7 +519,7 @@ int main(int argc, char **argv)
 	start = clk_now_ns();
 	err = co_run(&f.task, main_step);
 	elapsed = clk_since(start);
-	if (srv.proc)
+	if (srv.pid)
 		server_ok = server_stop(&srv);
 	if (err)
 		die_errno(-err, "fetching");
