@@ -93,6 +93,23 @@ matrix_all_gone() {
 		flunk "no line saying every answer agreed:" "$output"
 }
 
+@test "decision_matrix: a way whose answer differs from sequential's is named, and the run fails" {
+	# A copy of the program beside a fixtures/httpd of our own, which it
+	# finds before the build's: the real server, told to change one byte of
+	# the 6th body it serves.  Sequential fetches the first 5 files, so a
+	# body that the threads fetch comes back wrong, and nothing else is.
+	local dir=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$dir/bin" "$dir/fixtures"
+	cp "$(prog decision_matrix)" "$dir/bin/"
+	printf '#!/bin/sh\nexec "%s" "$@" --corrupt-nth 6\n' "$WB_FIXTURES/httpd" >"$dir/fixtures/httpd"
+	chmod +x "$dir/fixtures/httpd"
+	run --separate-stderr timeout -k 5 60 "$dir/bin/decision_matrix" --quick --quiet --rows few-downloads
+	assert_status 1
+	[[ $stderr =~ ^"decision_matrix: "[^:]+": threads's answer "[0-9a-f]{16}" differs from sequential's "[0-9a-f]{16}$ ]] ||
+		flunk "no line naming the way that differs:" "$stderr"
+	[[ $output != *"Every way gave the same answer"* ]] || flunk "it claims every way agreed:" "$output"
+}
+
 @test "decision_matrix: 100 sleeping downloads on the event loop and on threads each beat sequential by at least 10x" {
 	matrix_quick
 	assert_clean_exit

@@ -206,6 +206,21 @@ assert_none_left() {
 	[[ $output != *"Both got every file"* ]] || flunk "it claims both agree"
 }
 
+@test "uv_fetch: one changed byte in one body is caught, and named by file" {
+	load helpers/server
+	# One file at a time, so the server's 3rd body is file 2 of the libuv
+	# way; the workbook's loop runs second and gets every body right.
+	server_start --corrupt-nth 3
+	run_prog 30 uv_fetch --port "$SERVER_PORT" --count 4 --limit 1 --delay-ms 0
+	server_stop
+	assert_status 1
+	[ "$(value uv_wrong)" = 1 ] || flunk "uv_wrong: $(value uv_wrong)"
+	[ "$(value co_wrong)" = 0 ] || flunk "co_wrong: $(value co_wrong)"
+	[[ $stderr =~ ^"uv_fetch: uv: file 2 is status 200, 4098 bytes, hash "([0-9a-f]{8})"; the server sent 200, 4098 bytes, hash "([0-9a-f]{8})$ ]] ||
+		flunk "no line naming file 2:" "$stderr"
+	[ "${BASH_REMATCH[1]}" != "${BASH_REMATCH[2]}" ] || flunk "the hashes are equal: $stderr"
+}
+
 @test "uv_fetch: both ways sleep while the server delays" {
 	run_prog 20 uv_fetch --count 3 --limit 3 --delay-ms 300
 	assert_clean_exit

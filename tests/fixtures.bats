@@ -171,6 +171,26 @@ get_while_running() {
 	[ "$(fnv1a /dev/null)" = 811c9dc5 ]
 }
 
+@test "httpd: --corrupt-nth N changes the first byte of the Nth body alone, keeping its length and X-Checksum" {
+	server_start --corrupt-nth 2
+	local i good
+	# A HEAD has no body: it does not count.
+	run timeout 10 curl -s -I "$SERVER_URL/file?size=100"
+	[ "$status" -eq 0 ]
+	for i in 1 2 3; do
+		run timeout 10 curl -s -D "$BATS_TEST_TMPDIR/head" -o "$BATS_TEST_TMPDIR/body$i" \
+			-w '%{http_code} %{size_download}' "$SERVER_URL/file?size=100"
+		[ "$output" = "200 100" ]
+		[ "$(header "$BATS_TEST_TMPDIR/head" X-Checksum)" = "$(fnv1a "$BATS_TEST_TMPDIR/body1")" ]
+	done
+	good=$BATS_TEST_TMPDIR/body1
+	cmp -s "$good" "$BATS_TEST_TMPDIR/body3"
+	! cmp -s "$good" "$BATS_TEST_TMPDIR/body2"
+	# Only byte 1 differs.
+	[ "$(cmp -l "$good" "$BATS_TEST_TMPDIR/body2" | wc -l)" -eq 1 ]
+	[ "$(cmp -l "$good" "$BATS_TEST_TMPDIR/body2" | awk '{ print $1 }')" = 1 ]
+}
+
 @test "httpd: HEAD answers with the headers of GET and no body" {
 	server_start
 	run timeout 10 curl -s -I -w '%{http_code} %{size_download}' "$SERVER_URL/file?size=5000"
@@ -537,7 +557,8 @@ get_while_running() {
 	for args in --bogus '--port abc' '--port 70000' '--port -1' --port stray -p \
 		'--head-timeout-ms 0' '--head-timeout-ms abc' '--head-timeout-ms 3600001' \
 		'--idle-timeout-ms -1' '--idle-timeout-ms 1.5' --idle-timeout-ms \
-		'--max-conns 0' '--max-conns x' '--max-conns 99999999999999999999'; do
+		'--max-conns 0' '--max-conns x' '--max-conns 99999999999999999999' \
+		'--corrupt-nth 0' '--corrupt-nth x'; do
 		# shellcheck disable=SC2086 # split on purpose
 		run timeout 5 "$WB_FIXTURES/httpd" $args
 		[ "$status" -eq 2 ] || { echo "'$args' exited $status"; false; }
