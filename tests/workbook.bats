@@ -603,6 +603,30 @@ bar_for() {
 $(head -n 1 "$WB/chapters/00-gil/README.md")" ] || flunk "the lesson did not go through the pager: $(cat "$PAGER_LOG" 2>&1)"
 }
 
+@test "menu on a terminal: once all is done, f shows the measured matrix, r measures again, and q leaves the terminal as it was" {
+	[ -z "$WB_SAN" ] || skip "tests the workbook's interface: the plain build is enough"
+	tmux_require
+	local root=$BATS_TEST_TMPDIR/root fake=$BATS_TEST_TMPDIR/matrix
+	mkdir -p "$root/chapters/00-a" "$root/build"
+	printf 'title\tA\n' >"$root/chapters/00-a/CHAPTER"
+	# The fake numbers its runs, so the page after r is proved to be a new one.
+	printf '#!/bin/sh\necho run >>"%s.runs"\necho "| task | MATRIX run $(wc -l <"%s.runs") |"\n' \
+		"$fake" "$fake" >"$fake"
+	chmod +x "$fake"
+	export WORKBOOK_ROOT=$root WB_MATRIX_PROG=$fake
+	tmux_start "$WB_BUILD/workbook"
+	tmux_wait_for "every exercise is done: f shows" 10
+	tmux_keys f Enter
+	tmux_wait_for "| task | MATRIX run 1 |" 10
+	tmux_keys r Enter
+	tmux_wait_for "| task | MATRIX run 2 |" 10
+	tmux_keys Enter
+	tmux_wait_count "every exercise is done: f shows" 2 10
+	tmux_keys q Enter
+	tmux_wait_for "[exited 0; tty: icanon echo ]" 5
+	[ "$(wc -l <"$fake.runs")" -eq 2 ] || flunk "f then r should measure twice"
+}
+
 @test "lesson: on a terminal without PAGER or less, it is paged a screen at a time" {
 	learner_copy
 	mkdir "$BATS_TEST_TMPDIR/bin"
