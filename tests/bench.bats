@@ -75,7 +75,7 @@ QUICK_KEYS="00.counter.none.s 00.counter.mutex.s 00.counter.atomic.s 00.gil_sim.
 04.matrix.images.sequential 04.matrix.images.threads 04.matrix.images.processes
 04.matrix.images.event_loop 04.matrix.crunching.threads 04.matrix.crunching.processes
 04.cost.thread.create_us 04.cost.process.create_us 04.cost.coroutine.create_us 04.uv.gather_s
-04.co.gather_s 04.uv.queue_work_s 04.executor.map_s 04.omp.factorial_s 04.procpool.factorial_s
+04.co.gather_s 04.uv.queue_work_s 04.executor.map_s 04.uv.fetch_s 04.co.fetch_s 04.omp.factorial_s 04.procpool.factorial_s
 05.mpi.t4.w1.speedup 05.mpi.t16.w4.speedup 05.procpool.t16.w4.speedup 05.mpirun.startup_s
 05.mpi.uneven.dynamic_s 05.mpi.uneven.static_s 05.pingpong.vader.rtt_us 05.pingpong.tcp.rtt_us"
 PYTHON_KEYS="01.executor.submit_per_s 01.executor.map_per_s 01.executor.latency_us

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # 04-prod.bash - make bench's figures for chapter 04's "in production"
-# programs: libuv's gather against the workbook's co_gather, and OpenMP
+# programs: libuv's gather, pool and fetch against the workbook's own, and OpenMP
 # against chapter 02's process pool and the plain loop.  tests/bench
 # sources this file and calls bench_04_prod with RUNS, QUICK, BIN and its
 # helpers (repeat, bench_record) in scope.
@@ -58,6 +58,20 @@ bench_04_prod() {
 			"$(prod_values executor_s <<<"$out")" "" "$bound" "ceil(8/4) x $((ms / 5)) ms"
 	else
 		echo "  uv_pool failed or not built"
+	fi
+
+	# The downloads of chapter 03 with no delay, so what is timed is the
+	# machinery: curl, the loop, the server.  QUICK=1: 500 files.
+	local files=2000
+	[ "${QUICK:-0}" = 1 ] && files=500
+	if [ -x "$dir/uv_fetch" ] &&
+		out=$(repeat "$RUNS" "$dir/uv_fetch" --count "$files" --limit 50 --delay-ms 0 | grep '^files='); then
+		bench_record 04.uv.fetch_s s lower "libcurl multi on libuv: $files files, 50 at once, no delay" \
+			"$(prod_values uv_seconds <<<"$out")" "" "" ""
+		bench_record 04.co.fetch_s s lower "libcurl multi on the workbook's loop: the same $files files" \
+			"$(prod_values co_seconds <<<"$out")" "" "" ""
+	else
+		echo "  uv_fetch failed or not built"
 	fi
 
 	if [ -x "$dir/omp_factorial" ] && out=$(repeat "$RUNS" "$dir/omp_factorial" --tasks 4 --n "$n"); then
