@@ -216,6 +216,7 @@ static void uvf_collect(struct uvf *u)
 static void uvf_on_ready(uv_poll_t *poll, int status, int events)
 {
 	struct uvf_socket *s = poll->data;
+	struct uvf *u = s->u; /* curl may close @poll during its call */
 	int flags = 0, running;
 
 	if (status < 0)
@@ -224,8 +225,8 @@ static void uvf_on_ready(uv_poll_t *poll, int status, int events)
 		flags |= CURL_CSELECT_IN;
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
-	curl_multi_socket_action(s->u->multi, s->fd, flags, &running);
-	uvf_collect(s->u);
+	curl_multi_socket_action(u->multi, s->fd, flags, &running);
+	uvf_collect(u);
 }
 
 static void uvf_on_timer(uv_timer_t *timer)
