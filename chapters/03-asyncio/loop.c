@@ -77,6 +77,7 @@ static void run_soon(struct loop *loop)
 void loop_post(struct loop *loop, struct loop_call *call, loop_call_fn *fn)
 {
 	uint64_t one = 1;
+	int err = 0;
 
 	call->fn = fn;
 	call->next = NULL;
@@ -87,12 +88,19 @@ void loop_post(struct loop *loop, struct loop_call *call, loop_call_fn *fn)
 		loop->post_head = call;
 	loop->post_tail = call;
 	atomic_fetch_add(&loop->posts_pending, 1);
-	pthread_mutex_unlock(&loop->post_mu);
-
-	/* The counter saturating (EAGAIN) still leaves the fd readable; any
-	 * other failure would be a bug in how the fd was made. */
+	/*
+	 * The write stays under the lock.  A loop woken by an earlier post
+	 * may take this call as soon as the lock is free, run it, find no
+	 * work left and close the eventfd: written after the unlock, this
+	 * write could meet a closed descriptor, or another file that took
+	 * its number.  The counter saturating (EAGAIN) still leaves the fd
+	 * readable; any other failure would be a bug in how the fd was made.
+	 */
 	if (write(loop->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
-		die_errno(errno, "loop_post: write to the wake-up eventfd");
+		err = errno;
+	pthread_mutex_unlock(&loop->post_mu);
+	if (err)
+		die_errno(err, "loop_post: write to the wake-up eventfd");
 }
 
 /* The wake-up fd is readable: reset it, then move the posts onto the soon

@@ -184,8 +184,9 @@ void loop_call_cancel(struct loop *loop, struct loop_call *call);
 /*
  * From any thread: queue @call to run on the loop's thread, and wake the
  * loop if it is waiting (one write to an eventfd).  The caller must not
- * touch @call again until @fn has run.  Never blocks (the lock it takes
- * guards only the queue of posts).
+ * touch @call again until @fn has run.  Never blocks for long: the lock
+ * it takes guards the queue of posts and that one write, so the loop can
+ * take the call, and end, only once the write is done.
  */
 void loop_post(struct loop *loop, struct loop_call *call, loop_call_fn *fn);
 
