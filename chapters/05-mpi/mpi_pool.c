@@ -15,8 +15,8 @@
  * --uneven makes task 0 a long one among short ones; --static splits the
  * tasks into one fixed block per worker instead, for comparison.
  * --kill-rank R makes worker rank R kill itself with SIGKILL before it
- * asks for work: unlike chapter 02's pool, MPI does not carry on without
- * it - mpirun ends the whole job.
+ * asks for work, once every rank has started (a barrier): unlike chapter
+ * 02's pool, MPI does not carry on without it - mpirun ends the whole job.
  */
 #include <errno.h>
 #include <signal.h>
@@ -262,6 +262,10 @@ int main(int argc, char **argv)
 	o.size = size;
 	mpool_parse(o.rank, parse, argc, argv, &o);
 
+	/* Every rank past its start-up before one dies: a rank lost while
+	 * the others are still wiring up can leave mpirun itself stuck. */
+	if (o.kill_rank)
+		MPI_Barrier(MPI_COMM_WORLD);
 	if (o.rank == MPOOL_MASTER)
 		return run_master(&o, size);
 	if (o.rank == o.kill_rank) {
