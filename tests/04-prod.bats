@@ -253,3 +253,16 @@ assert_none_left() {
 		flunk "stderr:" "$stderr"
 	[ -z "$output" ] || flunk "it printed a report:" "$output"
 }
+
+@test "uv_fetch: a server that exits before it listens is named with how it ended, exit 1, nothing left" {
+	# A copy beside a fixtures/httpd that fails at once, as a broken build would.
+	local dir=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$dir/bin" "$dir/fixtures" "$BATS_TEST_TMPDIR/tmp"
+	cp "$(prog uv_fetch)" "$dir/bin/"
+	printf '#!/bin/sh\nexit 3\n' >"$dir/fixtures/httpd"
+	chmod +x "$dir/fixtures/httpd"
+	run --separate-stderr env TMPDIR="$BATS_TEST_TMPDIR/tmp" timeout -k 5 20 "$dir/bin/uv_fetch" --count 1
+	assert_status 1
+	[ "$stderr" = "uv_fetch: the loopback server exited with status 3" ] || flunk "stderr:" "$stderr"
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/tmp")" ] || flunk "left behind:" "$(ls -A "$BATS_TEST_TMPDIR/tmp")"
+}
