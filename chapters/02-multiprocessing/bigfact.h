@@ -22,7 +22,11 @@
 /* The largest n the chapter's programs accept: 1000000! has 5.5 M digits. */
 #define BIGFACT_MAX_N 1000000UL
 
-/* @out = n!, one mpz_mul_ui per factor, as the guide's Python loop does. */
+/*
+ * @out = n!, one mpz_mul_ui per factor, as the guide's Python loop does.
+ * It makes room for the whole result before the loop, so @out may hold
+ * more than it needs afterwards (mpz_realloc2 gives it back).
+ */
 void bigfact_loop(mpz_t out, unsigned long n);
 
 /* @out = n! by GMP's own algorithm, mpz_fac_ui(). */
