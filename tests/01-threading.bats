@@ -337,7 +337,7 @@ futures_demo_output() {
 }
 
 @test "[01-pool] idle workers wait for work instead of exiting, and exit at once on shutdown" {
-	run_prog 10 pool_probe --case idle-free
+	run_prog 5 pool_probe --case idle-free
 	clean
 	expect late_task 0 "a task submitted after the workers sat idle for 0.1 s must still run"
 	assert_between "$(value elapsed)" 0 "$(upto 0 0.5)" "seconds to shut down and free 8 idle workers" || flunk "$(hint)"
@@ -854,7 +854,7 @@ futures_demo_output() {
 # ---------------------------------------------------------- 01-as-completed
 
 @test "[01-as-completed] futures come out in the order they finish, not the order they were submitted" {
-	run_prog 20 as_completed_probe --case order
+	run_prog 5 as_completed_probe --case order
 	clean
 	expect order 2,0,3,1 "tasks finish 2, 0, 3, 1"
 	expect end 0 "after the last future, as_completed_next() returns 0"

@@ -154,9 +154,9 @@ mpi_done_order() {
 
 @test "[05-master] every worker is told to stop: the job ends and no rank is left" {
 	local start=$SECONDS
-	mpi_run 3 20 mpi_pool --tasks 3 --n 100
+	mpi_run 3 10 mpi_pool --tasks 3 --n 100
 	mpi_clean || flunk "a worker never sent STOP waits for ever, and MPI_Finalize waits for it" || return 1
-	[ $((SECONDS - start)) -lt 20 ] || flunk "the job took the whole time limit"
+	[ $((SECONDS - start)) -lt 10 ] || flunk "the job took the whole time limit"
 }
 
 @test "mpi_pool --static gives the long task's worker its whole block of tasks" {

@@ -47,8 +47,8 @@
 #include "procpool.h"
 
 #define GATES 8
-#define GATE_MS 5000
-#define WATCHDOG_S 10
+#define GATE_MS 3000
+#define WATCHDOG_S 6
 
 /* Pipes the workers inherit: gate[i][0] is read by a task, [1] written. */
 static int gate[GATES][2];
