@@ -7,17 +7,23 @@
 
 # wb_copy_tree DEST: copy the workbook's sources (the files git tracks, or
 # the fixed top-level directories outside a git checkout) and its reference
-# builds, plain and sanitized, to DEST, keeping modification times, so that make in the copy
-# rebuilds only what a check changes there.  The copy's exercises are the
-# skeletons, whatever the learner's tree holds.  Workbook programs run in
-# the copy need WORKBOOK_ROOT=DEST.
+# builds to DEST, keeping modification times, so that make in the copy
+# rebuilds only what a check changes there.  The builds copied are the
+# plain one, the ThreadSanitizer one (the exercises' race checks run it)
+# and, under the ASan suite, the ASan one: tests/run makes that one while
+# the plain suite runs, which must not copy it half-made.  The copy's
+# exercises are the skeletons, whatever the learner's tree holds.
+# Workbook programs run in the copy need WORKBOOK_ROOT=DEST.
 wb_copy_tree() {
-	local dest=$1 built=() d f
+	local dest=$1 built=() d f t trees=(build build/san-thread)
 	mkdir -p "$dest" || return 1
-	# The plain build and each sanitizer build: a check may run any of them.
-	for d in build/skel-src build/{,san-thread/,san-address/}{obj,lib,sol,fixtures,workbook}; do
-		[ -e "$WB_ROOT/$d" ] && built+=("$d")
+	[ "${WB_SAN:-}" != address ] || trees+=(build/san-address)
+	for t in "${trees[@]}"; do
+		for d in "$t"/{obj,lib,sol,fixtures,workbook}; do
+			[ -e "$WB_ROOT/$d" ] && built+=("$d")
+		done
 	done
+	[ -e "$WB_ROOT/build/skel-src" ] && built+=(build/skel-src)
 	(
 		cd "$WB_ROOT" || exit 1
 		if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
