@@ -143,25 +143,34 @@ static void case_wait(void)
 static void case_error(void)
 {
 	struct executor *ex = probe_executor(2, "worker");
-	struct job a = { .fail = -EIO, .msg = "disk is full" };
+	struct gate release;
+	struct job a = { .fail = -EIO, .msg = "disk is full", .release = &release };
 	struct job b = { .fail = EPERM }; /* positive: taken as -EPERM */
 	struct job c = { .msg = "a success leaves no message" };
-	struct future *fa = probe_submit(ex, job_task, &a);
-	struct future *fb = probe_submit(ex, job_task, &b);
-	struct future *fc = probe_submit(ex, job_task, &c);
+	struct future *fa, *fb, *fc;
 	void *va = "untouched", *vc = NULL;
-	int ra = future_result(fa, 5000, &va);
-	int rb = future_result(fb, 5000, NULL);
-	int rc = future_result(fc, 5000, &vc);
+	int early, ra, rb, rc;
 
-	printf("a=%s a_value=%s b=%s c=%s c_value=%s\n", errname(ra), text(va), errname(rb),
-	       errname(rc), text(vc));
+	gate_init(&release);
+	fa = probe_submit(ex, job_task, &a);
+	fb = probe_submit(ex, job_task, &b);
+	fc = probe_submit(ex, job_task, &c);
+	/* Task a cannot end before its gate opens: this wait must time out. */
+	early = future_result(fa, 10, &va);
+	gate_open(&release);
+	ra = future_result(fa, 5000, &va);
+	rb = future_result(fb, 5000, NULL);
+	rc = future_result(fc, 5000, &vc);
+
+	printf("early=%s a=%s a_value=%s b=%s c=%s c_value=%s\n", errname(early), errname(ra),
+	       text(va), errname(rb), errname(rc), text(vc));
 	printf("a_msg=[%s]\nb_msg=[%s]\nc_msg=[%s]\n", future_errmsg(fa), future_errmsg(fb),
 	       future_errmsg(fc));
 	future_unref(fa);
 	future_unref(fb);
 	future_unref(fc);
 	executor_free(ex);
+	gate_destroy(&release);
 }
 
 static void case_cancel(void)
