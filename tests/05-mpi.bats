@@ -202,13 +202,33 @@ mpi_done_order() {
 	[ "$(grep -c '^usage: ' <<<"$output")" -eq 1 ] || flunk "one usage, not one per rank:" "$output"
 }
 
+# Whether mpirun itself failed in its own teardown, which it reaches only
+# once every rank of the job has ended: Open MPI 4.1's mpirun, with PMIx 4.2,
+# now and then crashes there (SIGSEGV in PMIx_server_finalize) or waits
+# there for ever after a rank was killed, a few times in a hundred.  Said
+# on the test's output (fd 3) when it happens.
+mpi_teardown_failed() {
+	local how
+	if [ "$status" -eq 139 ] && [[ "$stderr" == *"(PMIx_server_finalize+"*"(orte_finalize+"* ]]; then
+		how="crashed"
+	elif [ "$status" -eq 124 ] || [ "$status" -eq 137 ] &&
+		grep -q "in PMIx_server_finalize (libpmix" "$WB_HANG_REPORT" 2>/dev/null; then
+		how="hung"
+	else
+		return 1
+	fi
+	echo "# mpirun $how in its own teardown, after every rank had ended (Open MPI's bug, not the workbook's)" >&3
+}
+
 @test "a dead rank aborts the whole job: mpirun fails within the time limit and no rank is left" {
 	local start=$SECONDS
-	mpi_run 4 30 mpi_pool --tasks 4 --n 100 --kill-rank 2
+	mpi_run 4 20 mpi_pool --tasks 4 --n 100 --kill-rank 2
 	# mpirun passes on the signal's status: 128 + SIGKILL.  Chapter 02's
 	# pool would have forked a new worker; MPI ends every rank.
-	[ "$status" -eq 137 ] || flunk "mpirun should exit 137 (a rank killed by SIGKILL), got $status:" "$output" "$stderr"
-	[ $((SECONDS - start)) -lt 25 ] || flunk "the abort took until the time limit"
+	if ! mpi_teardown_failed; then
+		[ "$status" -eq 137 ] || flunk "mpirun should exit 137 (a rank killed by SIGKILL), got $status:" "$output" "$stderr"
+		[ $((SECONDS - start)) -lt 20 ] || flunk "the abort took until the time limit"
+	fi
 	[[ "$stderr" == *"mpi_pool: rank 2 kills itself with SIGKILL"* ]] || flunk "stderr:" "$stderr"
 	[[ "$output" != *"exact="* ]] || flunk "the job should not have finished:" "$output"
 }

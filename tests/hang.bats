@@ -73,6 +73,16 @@ debuggers_of() {
 		flunk "the hang report differs; expected:" "$want" "got:" "$(cat "$WB_HANG_REPORT")"
 }
 
+@test "a thread that runs none of the workbook's code is named by the function it waits in outside the C library, and where that lives" {
+	need_gdb
+	# perl's sleep: libc's clock_nanosleep, called by sleep(), called by
+	# the interpreter's Perl_pp_sleep, in the perl program itself.
+	run --separate-stderr timeout -k 5 30 "$WBT" 0.5 "$REPORT" perl -e 'sleep 60'
+	assert_status 124
+	[ "$(sed -n 2p "$REPORT")" = "main: sleep in Perl_pp_sleep (perl)" ] ||
+		flunk "report:" "$(cat "$REPORT")"
+}
+
 @test "after a timeout the check's failure shows the hang report below its wb-abnormal line" {
 	need_gdb
 	run_deadlock

@@ -16,6 +16,10 @@
 # test program) and CALL what it called.  Helpers from common/ are passed
 # over when workbook code lies further out, since a learner reads the line
 # that called clk_cond_wait_until(), not clk_cond_wait_until() itself.
+# A thread that runs none of the workbook's code (a library's own thread,
+# or a program such as mpirun) is NAME: CALL in FUNCTION (OBJECT) instead:
+# the newest function outside the C library, and the library or program
+# it belongs to.
 #
 # Environment: WB_HANG_REPORT, the file to write (stdout without it), and
 # WB_HANG_SECONDS, the time limit that ran out (for the first line).
@@ -104,6 +108,28 @@ def workbook_frame(frames):
         if source_of(frame)[0] is not None:
             return i, False
     return None, False
+
+
+# The C library and the dynamic loader: where every wait ends, so they
+# say little about who is waiting.
+C_LIBRARY = re.compile(r"(^|/)(libc|libpthread|ld-linux[^/]*)\.so")
+
+
+def object_of(frame):
+    """The file @frame's code comes from: a shared library, else the
+    program itself."""
+    lib = gdb.solib_name(frame.pc())
+    return lib if lib else gdb.selected_inferior().progspace.filename or "??"
+
+
+def library_frame(frames):
+    """The index of the newest frame outside the C library, or None: for a
+    thread with none of the workbook's code (a library's own thread, or a
+    program such as mpirun), the function it is waiting in."""
+    for i, frame in enumerate(frames):
+        if not C_LIBRARY.search(object_of(frame)):
+            return i
+    return None
 
 
 def sanitizer_thread(frames):
@@ -290,6 +316,13 @@ def describe(thread, names):
     i, ours = workbook_frame(frames)
     if not ours and sanitizer_thread(frames):
         return None
+    j = None if ours else library_frame(frames)
+    if j is not None:
+        call = called(frames, j)
+        place = "%s (%s)" % (frames[j].name() or "??", os.path.basename(object_of(frames[j])))
+        if call is None:
+            return "%s: running in %s" % (name, place)
+        return "%s: %s" % (name, place) if call == "??" else "%s: %s in %s" % (name, call, place)
     if i is None:
         where = frames[0].name() if frames and frames[0].name() else "??"
         return "%s: in %s (no source information)" % (name, where)
