@@ -10,6 +10,7 @@
 # skeleton.  Orders between processes are forced with pipes the workers
 # inherit (see tests/progs/02-multiprocessing/pool_probe.c), never with
 # sleeps; every program runs under a timeout.
+# pgrep: sharing_costs and manager_demo, by their path, once they exit
 
 # shellcheck disable=SC2034  # common.bash reads it
 CHAPTER=02-multiprocessing

@@ -4,6 +4,8 @@
 # workbook's own loop, executor and process pool.  Each must give the same
 # answer as the workbook's machinery (order, digest); only sleep-bound
 # times are asserted, CPU speed-ups are left to make bench.
+# pgrep: omp_factorial, cost_of_concurrency and the uv_ programs, by their
+# path, once they exit
 
 # shellcheck disable=SC2034  # common.bash reads it
 CHAPTER=04-choosing

@@ -4,6 +4,7 @@
 # (mpi_pool and exercise 05-master), as_completed over MPI_Waitany
 # (mpi_as_completed and exercise 05-waitany), the same answer over TCP, and
 # what a dead rank does to the job.
+# pgrep: the MPI programs, by their path, once mpirun returns
 #
 # Checks named "[ID] ..." check exercise ID.  Every program runs under
 # mpirun, and every mpirun under a timeout: a master that never stops a

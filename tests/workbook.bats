@@ -1,5 +1,6 @@
 #!/usr/bin/env bats
 # The workbook program: the menu, and the subcommands scripts use.
+# pgrep: none, but `workbook run` starts mpi_pool, which 05-mpi.bats looks for
 
 load helpers/common
 load helpers/copytree
