@@ -110,9 +110,10 @@ def workbook_frame(frames):
     return None, False
 
 
-# The C library and the dynamic loader: where every wait ends, so they
+# The C library, the dynamic loader and the sanitizers' runtimes (whose
+# interceptors wrap the C library's calls): where every wait ends, so they
 # say little about who is waiting.
-C_LIBRARY = re.compile(r"(^|/)(libc|libpthread|ld-linux[^/]*)\.so")
+C_LIBRARY = re.compile(r"(^|/)(libc|libpthread|ld-linux[^/]*|lib[at]san|libubsan)\.so")
 
 
 def object_of(frame):
